@@ -1,0 +1,19 @@
+"""The manual adapter: for agencies not yet connected, delivery is a place on the follow-up queue."""
+
+from __future__ import annotations
+
+from typing_extensions import override
+
+from adapters.base import Adapter
+from schemas import Envelope, Receipt
+
+
+class ManualAdapter(Adapter):
+    """Puts the handoff on the central office's follow-up queue; they phone or write to the agency."""
+
+    kind = "manual"
+
+    @override
+    def deliver(self, envelope: Envelope) -> Receipt:
+        self.log.info("handoff.manual", handoff=envelope.handoff_id)
+        return Receipt(followup="manual: agency not yet connected; follow up by phone or letter")

@@ -1,0 +1,46 @@
+"""Which class speaks which adapter kind: built-ins by lazy import path, others by entry point."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from importlib.metadata import entry_points
+
+from adapters.base import Adapter
+from adapters.errors import ConfigError
+
+ENTRY_POINT_GROUP = "tawasul_hub.adapters"
+
+BUILTIN: dict[str, str] = {
+    "manual": "adapters.manual:ManualAdapter",
+    "stub": "adapters.testing:StubAdapter",
+}
+"""Built-in kinds; resolved on first use so a protocol's library loads only when an agency uses it."""
+
+_cache: dict[str, type[Adapter]] = {}
+
+
+def known_kinds() -> list[str]:
+    """Every kind the hub can load: built-ins plus installed plugins."""
+    return sorted(set(BUILTIN) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+
+
+def adapter_class(kind: str) -> type[Adapter]:
+    """The Adapter subclass for `kind`; an unknown kind suggests the nearest known one."""
+    if kind in _cache:
+        return _cache[kind]
+    target = BUILTIN.get(kind)
+    if target is None:
+        plugins = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+        if kind not in plugins:
+            close = difflib.get_close_matches(kind, known_kinds(), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; known kinds: {', '.join(known_kinds())}"
+            raise ConfigError(f"unknown adapter kind '{kind}'{hint}")
+        cls = plugins[kind].load()
+    else:
+        module, _, name = target.partition(":")
+        cls = getattr(importlib.import_module(module), name)
+    if not (isinstance(cls, type) and issubclass(cls, Adapter)):
+        raise ConfigError(f"adapter kind '{kind}' does not name an Adapter subclass")
+    _cache[kind] = cls
+    return cls

@@ -1,0 +1,45 @@
+"""The hub's HTTP faces: the national system's intake API (agency and console APIs join here)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from broker.api import errors, intake
+from broker.api.middleware import BodyGuard
+from broker.hub import Hub
+from schemas import EventPage
+
+__all__ = ["create_app"]
+
+DESCRIPTION = """
+The message broker between Tawasul, Bahrain's National Suggestions and Complaints System
+(تواصل - النظام الوطني للمقترحات والشكاوى), and the systems of the government agencies.
+
+* **National system** (`/v1`, header `X-API-Key`): submit cases, read them back, follow events
+  through the cursor-paged feed or the signed webhook described under *Webhooks*.
+"""
+
+
+def create_app(hub: Hub) -> FastAPI:
+    """The ASGI app serving `hub`."""
+    app = FastAPI(title="Tawasul hub", version="0.1.0", description=DESCRIPTION)
+    app.state.hub = hub
+    app.add_middleware(BodyGuard, max_bytes=hub.settings.max_body_bytes)
+    errors.install(app)
+    app.include_router(intake.router)
+
+    @app.get("/healthz", tags=["operations"])
+    def health() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.webhooks.post("case-events")
+    def case_events_webhook(body: EventPage) -> None:
+        """What the hub POSTs to HUB_WEBHOOK_URL: a batch of events in feed order.
+
+        Headers: `X-Tawasul-Timestamp` (Unix seconds) and `X-Tawasul-Signature`
+        (`sha256=` + hex HMAC-SHA256 of `timestamp + "." + body` with HUB_WEBHOOK_SECRET).
+        Answer 2xx to move on; anything else is retried with backoff. De-duplicate on event `id`.
+        """
+
+    return app

@@ -1,0 +1,70 @@
+"""The national system's API: submit cases, read them back, follow their events."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from broker import events
+from broker.api.deps import get_hub_dep, national_system
+from broker.cases import find_case_id, get_case
+from broker.hub import Hub
+from broker.intake import submit_cases
+from schemas import CaseIn, CaseOut, Event, EventPage
+
+router = APIRouter(prefix="/v1", tags=["national system"])
+
+Caller = Annotated[str, Depends(national_system)]
+HubDep = Annotated[Hub, Depends(get_hub_dep)]
+
+
+@router.post(
+    "/cases",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CaseOut,
+    responses={
+        200: {"description": "This reference was submitted before: the existing case, unchanged."},
+        401: {"description": "Missing or wrong API key."},
+        413: {"description": "Body larger than the limit."},
+        422: {"description": "A field is missing or wrong, or names an unknown agency or category."},
+    },
+)
+def submit_case(case: CaseIn, response: Response, hub: HubDep, caller: Caller) -> CaseOut:
+    """Accept a case; it is committed with its handoffs before this answers.
+
+    Idempotent on `reference`: submitting the same reference again returns the existing case with 200.
+    """
+    accepted = submit_cases(hub.engine, hub.directory, [case], actor=caller)[0]
+    if not accepted.created:
+        response.status_code = status.HTTP_200_OK
+    response.headers["Location"] = f"/v1/cases/{accepted.case_id}"
+    with hub.engine.connect() as conn:
+        return get_case(conn, accepted.case_id)
+
+
+@router.get("/cases/{case_id}", response_model=CaseOut, responses={404: {"description": "No such case."}})
+def read_case(case_id: str, hub: HubDep, caller: Caller) -> CaseOut:
+    """A case by hub id or national reference, with its handoffs and their states."""
+    with hub.engine.connect() as conn:
+        return get_case(conn, case_id)
+
+
+@router.get("/cases/{case_id}/events", response_model=list[Event], responses={404: {"description": "No such case."}})
+def case_events(case_id: str, hub: HubDep, caller: Caller) -> list[Event]:
+    """Every event of one case, oldest first (the audit trail: what, when, who)."""
+    with hub.engine.connect() as conn:
+        return events.for_case(conn, find_case_id(conn, case_id))
+
+
+@router.get("/events", response_model=EventPage)
+def event_feed(
+    hub: HubDep,
+    caller: Caller,
+    after: Annotated[int, Query(ge=0, description="The `next_cursor` of the previous page; 0 to start.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> EventPage:
+    """Every case event in order, cursor-paged; the same events the webhook sends."""
+    with hub.engine.connect() as conn:
+        page = events.feed(conn, after, limit)
+    return EventPage(events=page, next_cursor=page[-1].id if page else after)

@@ -1,0 +1,150 @@
+"""The `tawasul-hub` command: run the hub, check its config, work the follow-up queue."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import BaseModel, ValidationError
+from rich.console import Console
+
+from broker.cli import followup
+from broker.errors import ConfigError
+from broker.hub import Hub, get_hub, set_hub
+from broker.logging import configure_logging
+from broker.settings import Settings
+
+app = typer.Typer(no_args_is_help=True, help="Tawasul hub: cases between the national system and agencies.")
+db_app = typer.Typer(no_args_is_help=True, help="The store's schema.")
+config_app = typer.Typer(no_args_is_help=True, help="Agency configuration.")
+schemas_app = typer.Typer(no_args_is_help=True, help="JSON Schemas for integrators.")
+app.add_typer(db_app, name="db")
+app.add_typer(config_app, name="config")
+app.add_typer(schemas_app, name="schemas")
+app.add_typer(followup.app, name="followup")
+
+err = Console(stderr=True)
+
+
+@app.callback()
+def main() -> None:
+    """Read settings from the environment (HUB_*) and set up logging."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        for e in exc.errors():
+            err.print(f"[red]setting HUB_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}[/red]")
+        raise typer.Exit(2) from None
+    configure_logging(settings.log_format, settings.log_level)
+    set_hub(Hub(settings))
+
+
+def loaded_hub() -> Hub:
+    """The hub with its configuration checked; a bad config ends the command with every problem."""
+    hub = get_hub()
+    try:
+        hub.directory  # noqa: B018 - loading validates
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(f"[red]{problem}[/red]")
+        raise typer.Exit(2) from None
+    return hub
+
+
+def require_api_key(hub: Hub) -> None:
+    """Refuse to serve without the national system's key (secrets come only from the environment)."""
+    if hub.settings.national_api_key is None:
+        err.print("[red]HUB_NATIONAL_API_KEY is not set: the intake API would admit nobody.[/red]")
+        raise typer.Exit(2)
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8700) -> None:
+    """Run API, worker and scheduler in one process (embedded defaults: SQLite, in-process broker)."""
+    from broker import runner
+
+    hub = loaded_hub()
+    require_api_key(hub)
+    runner.serve(hub, host, port)
+
+
+@app.command()
+def api(host: str = "127.0.0.1", port: int = 8700) -> None:
+    """Run only the HTTP APIs (distributed set-up)."""
+    from broker import runner
+
+    hub = loaded_hub()
+    require_api_key(hub)
+    runner.run_api(hub, host, port)
+
+
+@app.command()
+def worker() -> None:
+    """Run a Celery worker that delivers handoffs (distributed set-up)."""
+    from broker import runner
+
+    runner.run_worker(loaded_hub())
+
+
+@app.command("scheduler")
+def scheduler_cmd() -> None:
+    """Run the relay and periodic jobs (distributed set-up; more than one is safe)."""
+    from broker import runner
+
+    runner.run_scheduler(loaded_hub())
+
+
+@app.command()
+def demo(
+    port: int = 8700,
+    once: Annotated[bool, typer.Option(help="Exit after showing the follow-up queue.")] = False,
+) -> None:
+    """Start the hub on embedded defaults, submit the sample cases and show where they went."""
+    from broker.cli.demo import run_demo
+
+    run_demo(port=port, once=once)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the store's tables to the latest schema."""
+    from broker.store import upgrade
+
+    upgrade(get_hub().engine)
+    err.print("database is up to date")
+
+
+@config_app.command("check")
+def config_check() -> None:
+    """Validate agencies.yaml and every adapter's settings; report every problem at once."""
+    hub = loaded_hub()
+    d = hub.directory
+    joining = sum(a.status == "joining" for a in d.agencies.values())
+    kinds = sorted({a.adapter.kind for a in d.agencies.values()})
+    typer.echo(
+        f"{d.source}: OK: {len(d.agencies)} agencies ({joining} joining), "
+        f"{len(d.categories)} categories, adapters: {', '.join(kinds)}"
+    )
+
+
+@schemas_app.command("export")
+def schemas_export(directory: Path) -> None:
+    """Write the JSON Schema of every wire model into DIRECTORY."""
+    import schemas
+
+    directory.mkdir(parents=True, exist_ok=True)
+    models: dict[str, type[BaseModel]] = {
+        "case": schemas.CaseIn,
+        "case-read": schemas.CaseOut,
+        "agency-message": schemas.AgencyMessage,
+        "agency-config": schemas.AgencyConfig,
+        "event": schemas.Event,
+        "event-page": schemas.EventPage,
+        "envelope": schemas.Envelope,
+    }
+    for name, model in models.items():
+        path = directory / f"{name}.schema.json"
+        path.write_text(json.dumps(model.model_json_schema(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        typer.echo(str(path))

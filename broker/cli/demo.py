@@ -1,0 +1,118 @@
+"""`tawasul-hub demo`: the whole hub on embedded defaults, fed the bundled sample cases."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+import time
+from collections import Counter
+
+import requests
+import typer
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select
+
+from broker import followup, runner
+from broker.api import create_app
+from broker.hub import Hub, set_hub
+from broker.models import handoffs
+from broker.settings import PROJECT_ROOT, Settings
+from broker.store import upgrade
+
+out = Console()
+SAMPLES = PROJECT_ROOT / "config" / "samples" / "cases.jsonl"
+
+
+def _settings() -> Settings:
+    """Embedded defaults in a fresh demo database, and a key made up for this run if none is set."""
+    overrides: dict[str, object] = {}
+    if "HUB_DATABASE_URL" not in os.environ:
+        db = PROJECT_ROOT / "var" / "demo.db"
+        for suffix in ("", "-wal", "-shm"):
+            db.with_name(db.name + suffix).unlink(missing_ok=True)
+        overrides["database_url"] = f"sqlite:///{db}"
+    if "HUB_NATIONAL_API_KEY" not in os.environ:
+        overrides["national_api_key"] = secrets.token_urlsafe(24)
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def run_demo(port: int, once: bool) -> None:
+    """Start everything, submit the samples over HTTP, wait for delivery, print the queue."""
+    hub = Hub(_settings())
+    set_hub(hub)
+    upgrade(hub.engine)
+    d = hub.directory
+    out.print(f"[bold]Tawasul hub[/bold]: {len(d.agencies)} agencies, {len(d.categories)} categories loaded")
+    worker = runner.start_worker_thread(hub)
+    stop = runner.start_scheduler_thread(hub)
+    server = uvicorn.Server(uvicorn.Config(create_app(hub), host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, name="hub-api", daemon=True).start()
+    base = f"http://127.0.0.1:{port}"
+    _wait_for(lambda: requests.get(f"{base}/healthz", timeout=1).ok, "the API to start")
+
+    key = hub.settings.national_api_key.get_secret_value()  # type: ignore[union-attr]
+    lines = SAMPLES.read_text(encoding="utf-8").splitlines()
+    languages: Counter[str] = Counter()
+    with requests.Session() as http:
+        http.headers["X-API-Key"] = key
+        for line in lines:
+            r = http.post(
+                f"{base}/v1/cases", data=line.encode(), headers={"Content-Type": "application/json"}, timeout=10
+            )
+            r.raise_for_status()
+            languages[json.loads(line)["language"]] += 1
+    out.print(f"submitted {len(lines)} sample cases ({languages['ar']} Arabic, {languages['en']} English)")
+
+    def settled() -> bool:
+        with hub.engine.connect() as conn:
+            waiting = conn.execute(
+                select(func.count()).where(handoffs.c.state.in_(("pending", "delivering")))
+            ).scalar_one()
+        return waiting == 0
+
+    _wait_for(settled, "every handoff to be delivered")
+    with hub.engine.connect() as conn:
+        by_state = conn.execute(
+            select(handoffs.c.adapter, handoffs.c.state, func.count()).group_by(handoffs.c.adapter, handoffs.c.state)
+        ).all()
+        queue = followup.queue(conn, limit=15)
+        total = len(followup.queue(conn, limit=100000))
+    table = Table(title="Handoffs by adapter and state")
+    for col in ("adapter", "state", "count"):
+        table.add_column(col)
+    for adapter, state, count in by_state:
+        table.add_row(adapter, state, str(count))
+    out.print(table)
+    q = Table(title=f"Follow-up queue / قائمة المتابعة (first {len(queue)} of {total})")
+    for col in ("handoff", "reference", "agency", "subject"):
+        q.add_column(col, overflow="fold")
+    for item in queue:
+        q.add_row(item.handoff, item.reference, item.agency, item.subject)
+    out.print(q)
+    out.print(f"API docs: {base}/docs   national-system key for this run: {key}")
+    out.print("Try: tawasul-hub followup list   (with HUB_DATABASE_URL=sqlite:///var/demo.db)")
+    try:
+        while not once:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    server.should_exit = True
+    stop.set()
+    worker.stop(in_sighandler=False)
+
+
+def _wait_for(check: object, what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():  # type: ignore[operator]
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    out.print(f"[red]gave up waiting for {what} after {timeout:.0f} s[/red]")
+    raise typer.Exit(1)

@@ -1,0 +1,133 @@
+"""Loads config/agencies.yaml, checks all of it at once and builds each agency's adapter."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from adapters.base import Adapter
+from adapters.errors import ConfigError, HubError
+from adapters.registry import adapter_class
+from schemas import AgencyConfig, CategoryRoute, HubConfig
+
+_ENV = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
+
+
+def _expand(value: Any) -> Any:
+    """Replace ${NAME:-default} in strings with the environment's value (for URLs, not secrets)."""
+    if isinstance(value, str):
+        return _ENV.sub(lambda m: os.environ.get(m.group(1), m.group(2) or ""), value)
+    if isinstance(value, list):
+        return [_expand(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _expand(v) for k, v in value.items()}
+    return value
+
+
+def _path(loc: tuple[int | str, ...], raw: dict[str, Any]) -> str:
+    """`agencies[3].adapter.kind` → `agencies.ministry-of-works.adapter.kind`, readable for people."""
+    parts: list[str] = []
+    node: Any = raw
+    for key in loc:
+        if isinstance(key, int) and isinstance(node, list) and key < len(node):
+            node = node[key]
+            label = node.get("id") if isinstance(node, dict) else None
+            parts.append(str(label) if label else f"[{key}]")
+        else:
+            parts.append(str(key))
+            node = node.get(key) if isinstance(node, dict) else None
+    return ".".join(parts)
+
+
+@dataclass
+class Directory:
+    """Every agency and category rule, validated; adapters are built once and reused."""
+
+    agencies: dict[str, AgencyConfig]
+    categories: dict[str, CategoryRoute]
+    source: Path
+    _adapters: dict[str, Adapter] = field(default_factory=dict)
+
+    def agency(self, agency_id: str) -> AgencyConfig:
+        """One agency's configuration."""
+        return self.agencies[agency_id]
+
+    def adapter(self, agency_id: str) -> Adapter:
+        """The adapter of one agency (settings were checked at load time)."""
+        if agency_id not in self._adapters:
+            agency = self.agencies[agency_id]
+            self._adapters[agency_id] = adapter_class(agency.adapter.kind).from_config(agency)
+        return self._adapters[agency_id]
+
+    def operator(self) -> AgencyConfig:
+        """The central office's own entity, which triages what fits nowhere else."""
+        return next(a for a in self.agencies.values() if a.operator)
+
+
+def _read(source: Path) -> dict[str, Any]:
+    try:
+        raw = _expand(yaml.safe_load(source.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source.name}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source.name}: expected a mapping with `agencies` and `categories`")
+    return raw
+
+
+def _check_agencies(name: str, hub: HubConfig, problems: list[str]) -> dict[str, AgencyConfig]:
+    agencies: dict[str, AgencyConfig] = {}
+    for agency in hub.agencies:
+        if agency.id in agencies:
+            problems.append(f"{name}: agencies.{agency.id}: duplicate agency id")
+        agencies[agency.id] = agency
+        try:
+            adapter_class(agency.adapter.kind).settings_model.model_validate(agency.adapter.settings)
+        except ValidationError as exc:
+            for e in exc.errors():
+                loc = ".".join(str(p) for p in e["loc"])
+                problems.append(f"{name}: agencies.{agency.id}.adapter.{loc}: {e['msg']}")
+        except HubError as exc:
+            problems.append(f"{name}: agencies.{agency.id}.adapter.kind: {exc}")
+    if sum(a.operator for a in agencies.values()) != 1:
+        problems.append(f"{name}: agencies: exactly one agency must be `operator: true`")
+    return agencies
+
+
+def _check_categories(
+    name: str, hub: HubConfig, agencies: dict[str, AgencyConfig], problems: list[str]
+) -> dict[str, CategoryRoute]:
+    categories: dict[str, CategoryRoute] = {}
+    for route in hub.categories:
+        if route.id in categories:
+            problems.append(f"{name}: categories.{route.id}: duplicate category id")
+        categories[route.id] = route
+        for target in [*route.agencies, *route.by_governorate.values()]:
+            if target not in agencies:
+                problems.append(f"{name}: categories.{route.id}: unknown agency '{target}'")
+    return categories
+
+
+def load_directory(config_dir: Path) -> Directory:
+    """Read and check agencies.yaml; raise one ConfigError that lists every problem with its path."""
+    source = config_dir / "agencies.yaml"
+    name = source.name
+    raw = _read(source)
+    try:
+        hub = HubConfig.model_validate(raw)
+    except ValidationError as exc:
+        found = [f"{name}: {_path(e['loc'], raw)}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError(f"{name}: {len(found)} problem(s)", found) from None
+    problems: list[str] = []
+    agencies = _check_agencies(name, hub, problems)
+    categories = _check_categories(name, hub, agencies, problems)
+    if problems:
+        raise ConfigError(f"{name}: {len(problems)} problem(s)", problems)
+    return Directory(agencies=agencies, categories=categories, source=source)

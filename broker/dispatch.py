@@ -1,0 +1,190 @@
+"""Delivering handoffs through their agencies' adapters, with retries kept in the database.
+
+Each handoff is claimed (its outbox lease extended), delivered outside any transaction, and its
+outcome committed with its events. A message seen twice, or for work already done, has no effect.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection, select
+
+from adapters.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError
+from broker import events, outbox
+from broker.db import now, transaction
+from broker.hub import Hub
+from broker.intake import DELIVER
+from broker.lifecycle import next_handoff_state
+from broker.models import cases, handoffs
+from broker.records import move_case, update_handoff
+from schemas import CaseIn, Envelope, HandoffState, Receipt
+
+log = structlog.get_logger(__name__)
+
+FLUSH_SECONDS = 0.5
+"""Outcomes of a batch are committed at least this often, so a slow agency holds few of them."""
+
+
+@dataclass
+class _Job:
+    handoff: dict[str, Any]
+    case: CaseIn
+    attempt: int
+    outcome: Receipt | DeliveryError | None = None
+
+
+def backoff(attempt: int, base: float, cap: float, retry_after: float | None = None) -> float:
+    """Seconds before the next try: exponential, capped, with jitter; never sooner than Retry-After."""
+    delay = min(cap, base * 2 ** max(attempt - 1, 0))
+    delay = random.uniform(delay / 2, delay)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, cap))
+    return delay
+
+
+def deliver(hub: Hub, claims: list[tuple[str, str]]) -> None:
+    """Deliver the handoffs of one broker message, given as (handoff id, claim token) pairs.
+
+    Safe to run twice: a stale token or a handoff already settled has no effect.
+    """
+    jobs = _claim(hub, claims)
+    done: list[_Job] = []
+    flushed = time.monotonic()
+    for job in jobs:
+        job.outcome = _attempt(hub, job)
+        done.append(job)
+        if time.monotonic() - flushed > FLUSH_SECONDS:
+            _settle(hub, done)
+            done, flushed = [], time.monotonic()
+    _settle(hub, done)
+
+
+def _claim(hub: Hub, claims: list[tuple[str, str]]) -> list[_Job]:
+    jobs: list[_Job] = []
+    with transaction(hub.engine) as conn:
+        attempts = {}
+        for handoff_id, token in claims:
+            attempt = outbox.take(conn, DELIVER, handoff_id, token, hub.settings.lease_seconds)
+            if attempt is not None:
+                attempts[handoff_id] = attempt
+        if not attempts:
+            return []
+        rows = conn.execute(
+            select(handoffs, cases.c.payload)
+            .join(cases, cases.c.id == handoffs.c.case_id)
+            .where(handoffs.c.id.in_(sorted(attempts)))
+        ).all()
+        settled = []
+        for row in rows:
+            h = dict(row._mapping)
+            payload = h.pop("payload")
+            if h["state"] not in (HandoffState.pending, HandoffState.delivering):
+                settled.append(h["id"])  # delivered, or failed and chased by hand: nothing to do
+                continue
+            attempt = attempts[h["id"]]
+            update_handoff(
+                conn, h["id"], {"state": next_handoff_state(h["state"], "start_delivery").value, "attempts": attempt}
+            )
+            jobs.append(_Job(handoff=h, case=CaseIn.model_validate(payload), attempt=attempt))
+        outbox.done(conn, DELIVER, settled)
+    return jobs
+
+
+def _attempt(hub: Hub, job: _Job) -> Receipt | DeliveryError:
+    h = job.handoff
+    bound = log.bind(handoff=h["id"], case=h["case_id"], agency=h["agency_id"], attempt=job.attempt)
+    envelope = Envelope(
+        handoff_id=h["id"],
+        case_id=h["case_id"],
+        idempotency_key=h["id"],
+        attempt=job.attempt,
+        agency=hub.directory.agency(h["agency_id"]),
+        case=job.case,
+    )
+    try:
+        return hub.directory.adapter(h["agency_id"]).deliver(envelope)
+    except DeliveryError as exc:
+        bound.warning("handoff.delivery_error", error=str(exc), retriable=isinstance(exc, RetriableDeliveryError))
+        return exc
+    except Exception as exc:  # an adapter bug must not lose the handoff: treat it as retriable
+        bound.exception("handoff.adapter_crashed")
+        return RetriableDeliveryError(f"adapter error: {type(exc).__name__}: {exc}")
+
+
+def _settle(hub: Hub, jobs: list[_Job]) -> None:
+    if not jobs:
+        return
+    with transaction(hub.engine) as conn:
+        for job in jobs:
+            _settle_one(hub, conn, job)
+
+
+def _settle_one(hub: Hub, conn: Connection, job: _Job) -> None:
+    s = hub.settings
+    h = job.handoff
+    current = conn.execute(select(handoffs.c.state).where(handoffs.c.id == h["id"])).scalar_one()
+    if current != HandoffState.delivering:
+        return  # another worker settled it while we were delivering
+    at = now()
+    outcome = job.outcome
+    if isinstance(outcome, Receipt):
+        values: dict[str, Any] = {"state": next_handoff_state(current, "delivered").value, "last_error": None}
+        if outcome.agency_reference:
+            values["agency_reference"] = outcome.agency_reference
+        if outcome.followup:
+            values.update(followup=outcome.followup, followup_since=at)
+        update_handoff(conn, h["id"], values)
+        move_case(conn, h["case_id"], "deliver")
+        events.append(
+            conn,
+            type="handoff.delivered",
+            case_id=h["case_id"],
+            handoff_id=h["id"],
+            actor="hub",
+            agency=h["agency_id"],
+            attempt=job.attempt,
+            agency_reference=outcome.agency_reference,
+            followup=outcome.followup,
+        )
+        outbox.done(conn, DELIVER, [h["id"]])
+        log.info("handoff.delivered", handoff=h["id"], case=h["case_id"], agency=h["agency_id"])
+        return
+    assert isinstance(outcome, DeliveryError)
+    reason = str(outcome)
+    if outcome.response_excerpt:
+        reason = f"{reason}: {outcome.response_excerpt[:500]}"
+    if isinstance(outcome, PermanentDeliveryError) or job.attempt >= s.max_attempts:
+        why = "refused" if isinstance(outcome, PermanentDeliveryError) else f"gave up after {job.attempt} attempts"
+        update_handoff(
+            conn,
+            h["id"],
+            {
+                "state": next_handoff_state(current, "fail").value,
+                "last_error": reason,
+                "followup": f"delivery failed ({why}): {reason}",
+                "followup_since": at,
+            },
+        )
+        events.append(
+            conn,
+            type="handoff.failed",
+            case_id=h["case_id"],
+            handoff_id=h["id"],
+            actor="hub",
+            agency=h["agency_id"],
+            attempt=job.attempt,
+            reason=reason,
+        )
+        outbox.done(conn, DELIVER, [h["id"]])
+        log.warning("handoff.failed", handoff=h["id"], case=h["case_id"], agency=h["agency_id"], reason=reason)
+        return
+    retry_after = outcome.retry_after if isinstance(outcome, RetriableDeliveryError) else None
+    delay = backoff(job.attempt, s.backoff_base, s.backoff_cap, retry_after)
+    update_handoff(conn, h["id"], {"state": next_handoff_state(current, "retry").value, "last_error": reason})
+    outbox.postpone(conn, DELIVER, h["id"], delay)
+    log.info("handoff.retry_scheduled", handoff=h["id"], agency=h["agency_id"], attempt=job.attempt, delay=delay)

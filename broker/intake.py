@@ -1,0 +1,125 @@
+"""Cases in from the national system: checked, routed and committed with their outbox work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from broker import events, outbox
+from broker.config import Directory
+from broker.db import now, transaction
+from broker.ids import new_id
+from broker.models import cases, handoffs
+from broker.routing import route
+from schemas import CaseIn, CaseState, HandoffState
+
+log = structlog.get_logger(__name__)
+
+DELIVER = "deliver"
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The outcome of one submission: the case id and whether this call created it."""
+
+    case_id: str
+    reference: str
+    created: bool
+
+
+def submit_cases(engine: Engine, directory: Directory, batch: list[CaseIn], actor: str) -> list[Accepted]:
+    """Accept cases, each idempotent on its national reference, in one transaction.
+
+    Everything is routed first, so a bad case leaves nothing written. A reference seen before
+    returns the existing case (created=False) and writes nothing for it.
+    """
+    routes = [route(case, directory) for case in batch]
+    try:
+        with transaction(engine) as conn:
+            return _insert(conn, directory, batch, routes, actor)
+    except IntegrityError:
+        # Another request inserted one of these references between our check and our insert:
+        # run again, and that reference is now found and returned as it stands.
+        with transaction(engine) as conn:
+            return _insert(conn, directory, batch, routes, actor)
+
+
+def create_handoff(
+    conn: Connection, directory: Directory, case_id: str, agency_id: str, *, transferred_from: str | None = None
+) -> dict[str, Any]:
+    """A new pending handoff with its delivery work queued (used at intake and on transfer)."""
+    row = _handoff_row(directory, case_id, agency_id, now(), transferred_from)
+    conn.execute(insert(handoffs), row)
+    outbox.enqueue(conn, [(DELIVER, row["id"], agency_id)])
+    return row
+
+
+def _insert(
+    conn: Connection, directory: Directory, batch: list[CaseIn], routes: list[list[str]], actor: str
+) -> list[Accepted]:
+    refs = [c.reference for c in batch]
+    known = dict(conn.execute(select(cases.c.reference, cases.c.id).where(cases.c.reference.in_(refs))).all())
+    at = now()
+    results: list[Accepted] = []
+    case_rows: list[dict[str, Any]] = []
+    handoff_rows: list[dict[str, Any]] = []
+    event_rows: list[dict[str, Any]] = []
+    for case, agencies in zip(batch, routes, strict=True):
+        if case.reference in known:
+            results.append(Accepted(known[case.reference], case.reference, created=False))
+            continue
+        case_id = new_id("c")
+        known[case.reference] = case_id
+        results.append(Accepted(case_id, case.reference, created=True))
+        case_rows.append(
+            {
+                "id": case_id,
+                "reference": case.reference,
+                "kind": case.kind.value,
+                "category": case.category,
+                "state": CaseState.routed.value,
+                "payload": case.model_dump(mode="json"),
+                "created_at": at,
+                "updated_at": at,
+            }
+        )
+        routed = []
+        for agency_id in agencies:
+            row = _handoff_row(directory, case_id, agency_id, at, None)
+            routed.append({"handoff": row["id"], "agency": agency_id})
+            handoff_rows.append(row)
+        event_rows.append(_event("case.received", case_id, actor, {"kind": case.kind.value, "category": case.category}))
+        event_rows.append(_event("case.routed", case_id, "hub", {"handoffs": routed}))
+    if case_rows:
+        conn.execute(insert(cases), case_rows)
+        conn.execute(insert(handoffs), handoff_rows)
+        outbox.enqueue(conn, [(DELIVER, h["id"], h["agency_id"]) for h in handoff_rows])
+        events.append_many(conn, event_rows)
+        log.info("cases.accepted", count=len(case_rows), handoffs=len(handoff_rows))
+    return results
+
+
+def _handoff_row(
+    directory: Directory, case_id: str, agency_id: str, at: datetime, transferred_from: str | None
+) -> dict[str, Any]:
+    return {
+        "id": new_id("h"),
+        "case_id": case_id,
+        "agency_id": agency_id,
+        "adapter": directory.agency(agency_id).adapter.kind,
+        "state": HandoffState.pending.value,
+        "overdue": False,
+        "attempts": 0,
+        "transferred_from": transferred_from,
+        "created_at": at,
+        "updated_at": at,
+    }
+
+
+def _event(type: str, case_id: str, actor: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {"type": type, "case_id": case_id, "handoff_id": None, "actor": actor, "data": data}

@@ -1,0 +1,73 @@
+"""Structured logs: JSON in production, readable on a terminal, personal data always redacted."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+PERSONAL_KEYS = frozenset({"cpr", "email", "mobile", "phone", "name", "citizen"})
+"""Keys whose values never reach a log line."""
+
+_PATTERNS = [
+    (re.compile(r"\b\d{9}\b"), "[cpr]"),  # Bahrain's personal number
+    (re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"), "[email]"),
+    (re.compile(r"\+?973[\s-]?\d{4}[\s-]?\d{4}\b|\b[36]\d{7}\b"), "[phone]"),
+]
+
+
+def redact_text(value: str) -> str:
+    """Mask CPR numbers, e-mail addresses and Bahraini phone numbers inside free text."""
+    for pattern, mask in _PATTERNS:
+        value = pattern.sub(mask, value)
+    return value
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: "[redacted]" if k in PERSONAL_KEYS else _redact(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact(v) for v in value]
+    return value
+
+
+def redact(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Structlog processor: drop personal values by key and mask them inside any string."""
+    for key, value in list(event_dict.items()):
+        event_dict[key] = "[redacted]" if key in PERSONAL_KEYS else _redact(value)
+    return event_dict
+
+
+def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
+    """Set up structlog (and route the stdlib's logging through the same redaction)."""
+    json_output = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact,
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer(ensure_ascii=False) if json_output else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[*shared, structlog.processors.format_exc_info, renderer] if json_output else [*shared, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer], foreign_pre_chain=shared
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(logging.WARNING)

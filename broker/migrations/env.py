@@ -1,0 +1,12 @@
+"""Alembic environment: migrations run on the hub's own engine (see broker.store.upgrade)."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from broker.models import metadata
+
+connection = context.config.attributes["connection"]
+context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+with context.begin_transaction():
+    context.run_migrations()

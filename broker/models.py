@@ -1,0 +1,169 @@
+"""The store's tables (SQLAlchemy Core): the database is the truth, the broker only a wake-up."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Dialect
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores instants in UTC and gives them back aware (SQLite would drop the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Refuse naive times; store UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Give back an aware UTC time."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Id = BigInteger().with_variant(Integer, "sqlite")
+"""Autoincrement ids: BIGINT on PostgreSQL, INTEGER (the rowid) on SQLite."""
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("reference", String(64), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False),
+    Column("category", String(80), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+handoffs = Table(
+    "handoffs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("case_id", String(32), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("agency_id", String(80), nullable=False),
+    Column("adapter", String(40), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("overdue", Boolean, nullable=False, default=False),
+    Column("followup", Text, nullable=True),
+    Column("followup_since", UTCDateTime, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=True),
+    Column("agency_reference", String(100), nullable=True),
+    Column("transferred_from", String(32), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_handoffs_agency_state", "agency_id", "state"),
+    Index(
+        "ix_handoffs_followup",
+        "followup_since",
+        postgresql_where=text("followup IS NOT NULL"),
+        sqlite_where=text("followup IS NOT NULL"),
+    ),
+)
+
+agency_messages = Table(
+    "agency_messages",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("handoff_id", String(32), ForeignKey("handoffs.id"), nullable=False, index=True),
+    Column("kind", String(30), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("agency_reference", String(100), nullable=True),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Column("source", String(40), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("dedup_key", String(200), nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("handoff_id", "dedup_key"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("position", BigInteger, nullable=True, unique=True),
+    Column("case_id", String(32), nullable=False, index=True),
+    Column("handoff_id", String(32), nullable=True),
+    Column("type", String(60), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(
+        "ix_events_unsequenced",
+        "id",
+        postgresql_where=text("position IS NULL"),
+        sqlite_where=text("position IS NULL"),
+    ),
+)
+"""Append-only audit trail. `position` is given after commit by one sequencer, so a feed reader
+paging by position never skips an event whose transaction committed late."""
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("topic", String(30), nullable=False),
+    Column("ref", String(64), nullable=False),
+    Column("agency_id", String(80), nullable=True),
+    Column("due_at", UTCDateTime, nullable=False, index=True),
+    Column("token", String(32), nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("topic", "ref"),
+)
+"""Work for the broker, written in the same transaction as its cause; a row lives until the work
+is done, and the relay publishes it again whenever `due_at` passes (lost message, dead worker,
+retry delay)."""
+
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("position", BigInteger, nullable=False, default=0),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+)
+"""Where each consumer of the event feed (the national-system webhook) has read up to."""
+
+
+def row_dict(row: Any) -> dict[str, Any]:
+    """A result row as a plain dict."""
+    return dict(row._mapping)

@@ -1,0 +1,85 @@
+"""Telling the national system what changed: signed webhooks, in feed order, at least once.
+
+Events go out in batches from a stored cursor; the cursor moves only after a 2xx, so a failure
+or a crash sends the same events again (receivers de-duplicate on each event's `id`).
+"""
+
+from __future__ import annotations
+
+import json
+
+import requests
+import structlog
+from sqlalchemy import Connection, func, insert, select, update
+
+from adapters.signing import signed_headers
+from broker import events, outbox
+from broker.db import transaction
+from broker.dispatch import backoff
+from broker.hub import Hub
+from broker.models import cursors
+from broker.models import events as events_table
+
+log = structlog.get_logger(__name__)
+
+NOTIFY = "notify"
+WEBHOOK = "webhook"
+BATCH = 100
+TIMEOUT = (3.05, 10.0)
+
+
+def _position(conn: Connection) -> int:
+    row = conn.execute(select(cursors.c.position).where(cursors.c.name == WEBHOOK)).first()
+    if row is None:
+        conn.execute(insert(cursors).values(name=WEBHOOK, position=0, attempts=0))
+        return 0
+    return int(row.position)
+
+
+def behind(conn: Connection) -> bool:
+    """Whether sequenced events exist that the webhook has not yet delivered."""
+    top = conn.execute(select(func.coalesce(func.max(events_table.c.position), 0))).scalar_one()
+    return bool(top > _position(conn))
+
+
+def send_webhook(hub: Hub, token: str) -> None:
+    """Deliver the next batch of events; on failure keep the cursor and try again after a backoff."""
+    s = hub.settings
+    if not s.webhook_url or s.webhook_secret is None:
+        with transaction(hub.engine) as conn:
+            outbox.done(conn, NOTIFY, [WEBHOOK])
+        return
+    with transaction(hub.engine) as conn:
+        attempts = outbox.take(conn, NOTIFY, WEBHOOK, token, s.lease_seconds)
+        if attempts is None:
+            return  # a stale or repeated message: the current claim is someone else's
+        batch = events.feed(conn, _position(conn), BATCH)
+    if not batch:
+        with transaction(hub.engine) as conn:
+            outbox.done(conn, NOTIFY, [WEBHOOK])
+        return
+    body = json.dumps(
+        {"events": [e.model_dump(mode="json") for e in batch]}, ensure_ascii=False, separators=(",", ":")
+    ).encode()
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        **signed_headers(s.webhook_secret.get_secret_value(), body),
+    }
+    try:
+        response = requests.post(s.webhook_url, data=body, headers=headers, timeout=TIMEOUT)
+        ok, error = 200 <= response.status_code < 300, f"HTTP {response.status_code}"
+    except requests.RequestException as exc:
+        ok, error = False, f"{type(exc).__name__}: {exc}"
+    with transaction(hub.engine) as conn:
+        if ok:
+            conn.execute(
+                update(cursors)
+                .where(cursors.c.name == WEBHOOK)
+                .values(position=batch[-1].id, attempts=0, last_error=None)
+            )
+            outbox.postpone(conn, NOTIFY, WEBHOOK, 0)  # there may be more; the next run checks
+            log.info("webhook.delivered", events=len(batch), upto=batch[-1].id)
+        else:
+            conn.execute(update(cursors).where(cursors.c.name == WEBHOOK).values(attempts=attempts, last_error=error))
+            outbox.postpone(conn, NOTIFY, WEBHOOK, backoff(attempts, s.backoff_base, s.backoff_cap))
+            log.warning("webhook.failed", error=error, attempt=attempts)

@@ -1,0 +1,101 @@
+"""The transactional outbox: work is written with its cause, claimed with a lease, done once.
+
+A row stays until its work is done. Whenever `due_at` passes (a lost message, a killed worker, or
+a retry delay) the relay publishes it again, so the broker is only ever a wake-up.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from broker.db import now
+from broker.models import outbox
+
+
+@dataclass(frozen=True)
+class Work:
+    """One claimed outbox row, as carried in a broker message."""
+
+    topic: str
+    ref: str
+    agency_id: str | None
+    token: str
+
+
+def enqueue(conn: Connection, rows: Iterable[tuple[str, str, str | None]]) -> None:
+    """Add (topic, ref, agency_id) work, due now, in the caller's transaction."""
+    at = now()
+    values = [{"topic": t, "ref": r, "agency_id": a, "due_at": at, "attempts": 0, "created_at": at} for t, r, a in rows]
+    if values:
+        conn.execute(insert(outbox), values)
+
+
+def ensure(conn: Connection, topic: str, ref: str) -> None:
+    """Add work unless the same work is already waiting (for singletons such as the webhook)."""
+    exists = conn.execute(select(outbox.c.id).where(outbox.c.topic == topic, outbox.c.ref == ref)).first()
+    if exists is None:
+        enqueue(conn, [(topic, ref, None)])
+
+
+def claim_due(conn: Connection, limit: int, lease_seconds: float, skip_locked: bool) -> list[Work]:
+    """Take up to `limit` due rows and push their due time one lease ahead.
+
+    Each claim gets a new token, so a consumer can tell that its message went stale.
+    """
+    at = now()
+    query = select(outbox.c.id, outbox.c.topic, outbox.c.ref, outbox.c.agency_id).where(outbox.c.due_at <= at)
+    query = query.order_by(outbox.c.due_at).limit(limit)
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True)
+    rows = conn.execute(query).all()
+    if not rows:
+        return []
+    token = secrets.token_hex(8)
+    ids = [r.id for r in rows]
+    conn.execute(
+        update(outbox).where(outbox.c.id.in_(ids)).values(due_at=at + timedelta(seconds=lease_seconds), token=token)
+    )
+    return [Work(r.topic, r.ref, r.agency_id, token) for r in rows]
+
+
+def take(conn: Connection, topic: str, ref: str, token: str, lease_seconds: float) -> int | None:
+    """Start the work a message carries, if that message is still the current claim.
+
+    The claim's token is replaced, so a duplicate of the same message (or one redelivered after
+    its worker died) finds a stale token and does nothing; the lease then runs out and the relay
+    publishes the work afresh. Returns the attempt number, or None when there is nothing to do.
+    """
+    taken = conn.execute(
+        update(outbox)
+        .where(outbox.c.topic == topic, outbox.c.ref == ref, outbox.c.token == token)
+        .values(
+            due_at=now() + timedelta(seconds=lease_seconds),
+            token=secrets.token_hex(8),
+            attempts=outbox.c.attempts + 1,
+        )
+    )
+    if taken.rowcount != 1:
+        return None
+    row = conn.execute(select(outbox.c.attempts).where(outbox.c.topic == topic, outbox.c.ref == ref)).one()
+    return int(row.attempts)
+
+
+def postpone(conn: Connection, topic: str, ref: str, seconds: float) -> None:
+    """Try again in `seconds` (a retry delay kept in the database, never in a broker ETA)."""
+    conn.execute(
+        update(outbox)
+        .where(outbox.c.topic == topic, outbox.c.ref == ref)
+        .values(due_at=now() + timedelta(seconds=seconds))
+    )
+
+
+def done(conn: Connection, topic: str, refs: Iterable[str]) -> None:
+    """The work is finished: remove it."""
+    refs = list(refs)
+    if refs:
+        conn.execute(delete(outbox).where(outbox.c.topic == topic, outbox.c.ref.in_(refs)))

@@ -1,0 +1,86 @@
+"""Running the hub: everything in one process on embedded defaults, or each part on its own."""
+
+from __future__ import annotations
+
+import threading
+
+import structlog
+import uvicorn
+from celery.worker import WorkController
+
+from broker import scheduler, tasks
+from broker.api import create_app
+from broker.hub import Hub
+from broker.store import upgrade
+
+log = structlog.get_logger(__name__)
+
+
+def start_worker_thread(hub: Hub) -> WorkController:
+    """A Celery worker (thread pool) inside this process, consuming every hub queue."""
+    app = tasks.configure(hub.settings)
+    worker = WorkController(
+        app=app,
+        pool_cls="threads",
+        concurrency=hub.settings.worker_concurrency,
+        queues=[tasks.queue_name(hub.settings, t) for t in tasks.TASKS],
+        without_heartbeat=True,
+        without_mingle=True,
+        without_gossip=True,
+        loglevel="WARNING",
+    )
+    threading.Thread(target=worker.start, name="hub-worker", daemon=True).start()
+    return worker
+
+
+def start_scheduler_thread(hub: Hub) -> threading.Event:
+    """The relay and periodic jobs in a background thread; set the returned event to stop it."""
+    tasks.configure(hub.settings)
+    stop = threading.Event()
+    threading.Thread(target=scheduler.run, args=(hub, tasks.publish, stop), name="hub-scheduler", daemon=True).start()
+    return stop
+
+
+def run_worker(hub: Hub) -> None:
+    """A standalone worker process (distributed set-up)."""
+    app = tasks.configure(hub.settings)
+    app.worker_main(
+        [
+            "worker",
+            "--pool=threads",
+            f"--concurrency={hub.settings.worker_concurrency}",
+            f"--queues={','.join(tasks.queue_name(hub.settings, t) for t in tasks.TASKS)}",
+            "--without-mingle",
+            "--without-gossip",
+            "--loglevel=WARNING",
+        ]
+    )
+
+
+def run_scheduler(hub: Hub) -> None:
+    """A standalone scheduler process: relay plus periodic jobs, until interrupted."""
+    tasks.configure(hub.settings)
+    stop = threading.Event()
+    try:
+        scheduler.run(hub, tasks.publish, stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+def run_api(hub: Hub, host: str, port: int) -> None:
+    """Serve the HTTP APIs (blocking)."""
+    uvicorn.run(create_app(hub), host=host, port=port, log_level="warning", access_log=False)
+
+
+def serve(hub: Hub, host: str, port: int) -> None:
+    """API, worker and scheduler in one process: the embedded default."""
+    upgrade(hub.engine)
+    hub.directory  # noqa: B018 - load and check the config before anything starts
+    worker = start_worker_thread(hub)
+    stop = start_scheduler_thread(hub)
+    log.info("hub.serving", url=f"http://{host}:{port}", agencies=len(hub.directory.agencies))
+    try:
+        run_api(hub, host, port)
+    finally:
+        stop.set()
+        worker.stop(in_sighandler=False)

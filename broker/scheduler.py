@@ -1,0 +1,55 @@
+"""The scheduler loop: the relay, plus periodic jobs that other modules register.
+
+Several schedulers may run; each job tolerates a twin.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+
+from broker.hub import Hub
+from broker.relay import Publish, Relay
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Periodic:
+    """A job run every `every` seconds by the scheduler loop."""
+
+    name: str
+    every: float
+    run: Callable[[Hub], object]
+    last: float = 0.0
+
+
+PERIODIC: list[Periodic] = []
+"""Jobs beyond the relay; modules append theirs at import (see broker.runner)."""
+
+
+def run(hub: Hub, publish: Publish, stop: threading.Event, jobs: list[Periodic] | None = None) -> None:
+    """Relay due work and run periodic jobs until `stop` is set; never dies on one bad pass."""
+    relay = Relay(hub, publish)
+    jobs = list(PERIODIC if jobs is None else jobs)
+    log.info("scheduler.started", jobs=[j.name for j in jobs])
+    while not stop.is_set():
+        busy = False
+        try:
+            busy = relay.run_once() > 0
+        except Exception:
+            log.exception("relay.pass_failed")
+        at = time.monotonic()
+        for job in jobs:
+            if at - job.last >= job.every:
+                job.last = at
+                try:
+                    job.run(hub)
+                except Exception:
+                    log.exception("scheduler.job_failed", job=job.name)
+        if not busy:
+            stop.wait(hub.settings.relay_interval)

@@ -1,0 +1,50 @@
+"""Settings from the environment (HUB_*); embedded defaults need no server at all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Everything the hub reads from its environment; secrets are SecretStr and never print."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite:///{PROJECT_ROOT / 'var' / 'hub.db'}",
+        description="SQLAlchemy URL; SQLite (WAL) by default, postgresql+psycopg://… in production.",
+    )
+    broker_url: str = Field(default="memory://", description="Celery broker; memory:// runs in-process.")
+    queue_prefix: str = Field(default="hub", description="Prefix of every queue name (one hub per prefix).")
+    config_dir: Path = Field(default=PROJECT_ROOT / "config", description="Where agencies.yaml lives.")
+
+    national_api_key: SecretStr | None = Field(default=None, description="Key the national system sends.")
+    webhook_url: str | None = Field(default=None, description="Where the national system hears of events.")
+    webhook_secret: SecretStr | None = Field(default=None, description="HMAC-SHA256 key for webhooks.")
+
+    lease_seconds: float = Field(default=60.0, gt=0, description="Re-publish work not done within this.")
+    max_attempts: int = Field(default=8, ge=1, description="Delivery attempts before a handoff fails.")
+    backoff_base: float = Field(default=2.0, gt=0, description="First retry delay, seconds.")
+    backoff_cap: float = Field(default=600.0, gt=0, description="Longest retry delay, seconds.")
+    relay_interval: float = Field(default=0.2, gt=0, description="How often the relay looks for due work.")
+    relay_batch: int = Field(default=500, ge=1, description="Outbox rows claimed per relay pass.")
+    task_batch: int = Field(default=20, ge=1, description="Handoffs carried by one broker message.")
+    worker_concurrency: int = Field(default=4, ge=1, description="Worker threads or processes.")
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, description="Largest request body accepted.")
+    log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
+    log_level: str = Field(default="INFO")
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the store is the embedded SQLite file."""
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def is_embedded_broker(self) -> bool:
+        """True when the broker lives in this process (nothing survives a restart but the database)."""
+        return self.broker_url.startswith("memory://")

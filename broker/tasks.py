@@ -1,0 +1,71 @@
+"""Celery: the app, its settings from RELIABILITY-NOTES.md, and thin tasks over plain functions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from kombu.entity import Queue
+
+from broker import dispatch, notify
+from broker.hub import get_hub
+from broker.intake import DELIVER
+from broker.settings import Settings
+
+celery_app = Celery("tawasul_hub")
+"""Configured by `configure`; creating it opens no connection."""
+
+TASKS = {DELIVER: "hub.deliver", notify.NOTIFY: "hub.notify"}
+
+
+def queue_name(settings: Settings, topic: str) -> str:
+    """The broker queue of a topic, under this hub's prefix."""
+    return f"{settings.queue_prefix}.{topic}"
+
+
+def configure(settings: Settings) -> Celery:
+    """Point the app at the configured broker with the settings that keep work from being lost."""
+    amqp = settings.broker_url.startswith(("amqp", "pyamqp"))
+    queues = [Queue(queue_name(settings, topic), durable=True) for topic in TASKS]
+    celery_app.conf.update(
+        broker_url=settings.broker_url,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"confirm_publish": True} if amqp else {},
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        task_ignore_result=True,
+        result_backend=None,
+        task_serializer="json",
+        accept_content=["json"],
+        task_queues=queues,
+        task_default_queue=queue_name(settings, DELIVER),
+        task_routes={name: {"queue": queue_name(settings, topic)} for topic, name in TASKS.items()},
+        task_create_missing_queues=False,
+        # a task's unacked time must stay well under RabbitMQ's 30-minute consumer_timeout
+        task_soft_time_limit=max(60, int(settings.lease_seconds * 4)),
+        task_time_limit=max(90, int(settings.lease_seconds * 5)),
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        worker_enable_remote_control=amqp,
+    )
+    return celery_app
+
+
+def publish(topic: str, claims: list[tuple[str, str]]) -> None:
+    """Send one broker message for the relay (a short argsrepr: big reprs cost the producer)."""
+    celery_app.send_task(TASKS[topic], args=[claims], argsrepr=f"[{len(claims)} {topic}]")
+
+
+@celery_app.task(name="hub.deliver", ignore_result=True)
+def deliver_task(claims: list[Any]) -> None:
+    """Deliver a batch of handoffs (see broker.dispatch)."""
+    dispatch.deliver(get_hub(), [(ref, token) for ref, token in claims])
+
+
+@celery_app.task(name="hub.notify", ignore_result=True)
+def notify_task(claims: list[Any]) -> None:
+    """Send the next webhook batch to the national system (see broker.notify)."""
+    for _ref, token in claims:
+        notify.send_webhook(get_hub(), token)

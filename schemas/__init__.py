@@ -1,0 +1,33 @@
+"""Pydantic models shared by the hub, its adapters and integrators; imports nothing of ours."""
+
+from schemas.agency import AdapterConfig, AgencyConfig, CategoryRoute, Contact, HubConfig, OnboardingStatus
+from schemas.case import Attachment, CaseIn, CaseKind, CaseOut, CaseState, Citizen, HandoffSummary, Location
+from schemas.envelope import Envelope, Receipt
+from schemas.event import Event, EventPage
+from schemas.handoff import OPEN_STATES, HandoffState
+from schemas.message import AgencyMessage, MessageKind
+
+__all__ = [
+    "OPEN_STATES",
+    "AdapterConfig",
+    "AgencyConfig",
+    "AgencyMessage",
+    "Attachment",
+    "CaseIn",
+    "CaseKind",
+    "CaseOut",
+    "CaseState",
+    "CategoryRoute",
+    "Citizen",
+    "Contact",
+    "Envelope",
+    "Event",
+    "EventPage",
+    "HandoffState",
+    "HandoffSummary",
+    "HubConfig",
+    "Location",
+    "MessageKind",
+    "OnboardingStatus",
+    "Receipt",
+]

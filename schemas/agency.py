@@ -1,0 +1,88 @@
+"""Agency configuration as written in config/agencies.yaml."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+
+from schemas.case import Slug
+
+
+class OnboardingStatus(StrEnum):
+    """Whether the agency's own system is connected (`joining` ones are chased by hand)."""
+
+    onboarded = "onboarded"
+    joining = "joining"
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Contact(_Config):
+    """Someone the central office calls or writes to when following up by hand."""
+
+    name: str
+    role: str = ""
+    phone: str | None = None
+    email: EmailStr | None = None
+
+
+class AdapterConfig(BaseModel):
+    """The adapter kind plus its settings; the settings are checked by the adapter's own model."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: Annotated[str, StringConstraints(min_length=1)]
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """Everything but `kind`: what the adapter's settings model validates."""
+        return dict(self.model_extra or {})
+
+
+class AgencyConfig(_Config):
+    """One government agency."""
+
+    id: Slug
+    name_ar: Annotated[str, StringConstraints(min_length=1)]
+    name_en: Annotated[str, StringConstraints(min_length=1)]
+    status: OnboardingStatus
+    adapter: AdapterConfig = AdapterConfig(kind="manual")
+    contacts: list[Contact] = []
+    operator: bool = Field(default=False, description="The central office's own entity (triage).")
+
+    @model_validator(mode="after")
+    def _joining_agencies_are_manual(self) -> AgencyConfig:
+        if self.status is OnboardingStatus.joining and self.adapter.kind != "manual":
+            raise ValueError("an agency that is joining uses the manual adapter")
+        return self
+
+
+class CategoryRoute(_Config):
+    """Where a category goes: fixed agencies, or by the case's governorate."""
+
+    id: Slug
+    name_ar: str
+    name_en: str
+    agencies: list[Slug] = []
+    by_governorate: dict[str, Slug] = Field(
+        default={}, description="Governorate to agency; the key `default` covers none or others."
+    )
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> CategoryRoute:
+        if bool(self.agencies) == bool(self.by_governorate):
+            raise ValueError("give exactly one of `agencies` or `by_governorate`")
+        if self.by_governorate and "default" not in self.by_governorate:
+            raise ValueError("`by_governorate` needs a `default` agency")
+        return self
+
+
+class HubConfig(_Config):
+    """The whole of agencies.yaml."""
+
+    agencies: list[AgencyConfig]
+    categories: list[CategoryRoute]

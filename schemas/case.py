@@ -1,0 +1,136 @@
+"""A case as the national system sends it (the wire contract in DESIGN.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic.config import JsonDict
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")]
+"""Ids of agencies and categories: lower-case English slugs."""
+
+
+class CaseKind(StrEnum):
+    """What the citizen sent: the three kinds the seed names."""
+
+    complaint = "complaint"
+    suggestion = "suggestion"
+    inquiry = "inquiry"
+
+
+class CaseState(StrEnum):
+    """Where a case is in its lifecycle (transitions live in broker.lifecycle)."""
+
+    received = "received"
+    routed = "routed"
+    with_agency = "with_agency"
+    answered = "answered"
+    in_review = "in_review"
+    returned = "returned"
+    replied = "replied"
+    closed = "closed"
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class Citizen(_Wire):
+    """The citizen's contact: personal data, redacted in logs and never sent to the wrong agency."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    cpr: Annotated[str, StringConstraints(pattern=r"^\d{9}$")] | None = None
+    email: EmailStr | None = None
+    mobile: Annotated[str, StringConstraints(pattern=r"^\+?\d{7,15}$")] | None = None
+    preferred_language: Annotated[str, StringConstraints(pattern=r"^(ar|en)$")] = "ar"
+
+
+class Location(_Wire):
+    """Where the matter is; the governorate drives municipal routing."""
+
+    governorate: Annotated[str, StringConstraints(pattern=r"^(capital|muharraq|northern|southern)$")] | None = None
+    block: Annotated[str, StringConstraints(max_length=20)] | None = None
+    road: Annotated[str, StringConstraints(max_length=20)] | None = None
+    building: Annotated[str, StringConstraints(max_length=20)] | None = None
+    lat: Annotated[float, Field(ge=-90, le=90)] | None = None
+    lon: Annotated[float, Field(ge=-180, le=180)] | None = None
+
+
+class Attachment(_Wire):
+    """A file the citizen attached; the hub passes the reference, never the bytes."""
+
+    filename: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    content_type: Annotated[str, StringConstraints(pattern=r"^[\w.+-]+/[\w.+-]+$")]
+    size: Annotated[int, Field(ge=0)]
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
+    url: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+_EXAMPLE: JsonDict = {
+    "reference": "TW-2026-004217",
+    "kind": "complaint",
+    "category": "water-supply",
+    "agency": None,
+    "subject": "انقطاع المياه عن المنزل منذ ثلاثة أيام",
+    "description": "انقطعت المياه عن منزلي في مجمع 525 منذ يوم الأحد ولم يصل أي رد من الخط الساخن.",
+    "language": "ar",
+    "channel": "portal",
+    "submitted_at": "2026-11-22T09:14:00+03:00",
+    "citizen": {
+        "name": "فاطمة علي",
+        "cpr": "850412345",
+        "email": "fatima@example.bh",
+        "mobile": "+97333123456",
+        "preferred_language": "ar",
+    },
+    "location": {"governorate": "northern", "block": "525", "road": "2511", "building": "1123"},
+    "attachments": [],
+}
+
+
+class CaseIn(_Wire):
+    """One request from a citizen, as the national system submits it."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
+
+    reference: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$")]
+    kind: CaseKind
+    category: Slug
+    agency: Slug | None = None
+    subject: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    description: Annotated[str, StringConstraints(min_length=1, max_length=20000)]
+    language: Annotated[str, StringConstraints(pattern=r"^(ar|en)$")] = "ar"
+    channel: Annotated[str, StringConstraints(pattern=r"^[a-z-]{2,30}$")] = "portal"
+    submitted_at: AwareDatetime
+    citizen: Citizen
+    location: Location | None = None
+    attachments: Annotated[list[Attachment], Field(max_length=20)] = []
+
+
+class HandoffSummary(BaseModel):
+    """A handoff as the national system sees it inside a case."""
+
+    id: str
+    agency: str
+    state: str
+    overdue: bool
+    followup: str | None
+    attempts: int
+    agency_reference: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class CaseOut(BaseModel):
+    """A case read back: the submitted fields plus the hub's state and handoffs."""
+
+    id: str
+    reference: str
+    state: CaseState
+    case: CaseIn
+    handoffs: list[HandoffSummary]
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,51 @@
+"""What comes back from an agency, whatever the transport."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from schemas.case import Attachment, Slug
+
+
+class MessageKind(StrEnum):
+    """The six things an agency can say about a handoff."""
+
+    acknowledged = "acknowledged"
+    progress = "progress"
+    answered = "answered"
+    needs_info = "needs_info"
+    transfer_requested = "transfer_requested"
+    rejected = "rejected"
+
+
+class AgencyMessage(BaseModel):
+    """One agency message; `handoff` is set by the hub from the URL or the adapter."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "handoff": "h_01JD7YQ4ZQ0000000000000000",
+                    "kind": "answered",
+                    "text": "تم إصلاح الخط وإعادة ضخ المياه.",
+                    "agency_reference": "MOW-2026-88812",
+                    "sent_at": "2026-11-24T12:40:00+03:00",
+                    "attachments": [],
+                }
+            ]
+        },
+    )
+
+    handoff: str | None = None
+    kind: MessageKind
+    text: Annotated[str, StringConstraints(max_length=20000)] = ""
+    agency_reference: Annotated[str, StringConstraints(max_length=100)] | None = None
+    sent_at: AwareDatetime | None = None
+    transfer_to: Slug | None = Field(
+        default=None, description="For transfer_requested: the agency the case should go to, if known."
+    )
+    attachments: Annotated[list[Attachment], Field(max_length=20)] = []

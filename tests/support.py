@@ -1,0 +1,82 @@
+"""Test helpers: run the relay and deliveries in this thread, serve the API on a real socket."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import requests
+import uvicorn
+
+from broker import dispatch, notify
+from broker.api import create_app
+from broker.hub import Hub
+from broker.intake import DELIVER
+from broker.relay import Relay
+
+
+def local_publish(hub: Hub) -> Callable[[str, list[tuple[str, str]]], None]:
+    """A publisher that runs the work at once in this thread (no broker: for single-thread tests)."""
+
+    def publish(topic: str, claims: list[tuple[str, str]]) -> None:
+        if topic == DELIVER:
+            dispatch.deliver(hub, claims)
+        elif topic == notify.NOTIFY:
+            for _ref, token in claims:
+                notify.send_webhook(hub, token)
+
+    return publish
+
+
+def pump(hub: Hub, rounds: int = 20) -> int:
+    """Relay and deliver until nothing is due (or `rounds` passes); returns rows published."""
+    relay = Relay(hub, local_publish(hub))
+    total = 0
+    for _ in range(rounds):
+        n = relay.run_once()
+        total += n
+        if n == 0:
+            break
+    return total
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def live_api(hub: Hub) -> Iterator[str]:
+    """The hub's API on a real socket in a thread; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(hub), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    wait_until(lambda: _up(base), "the API to start")
+    try:
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(5)
+
+
+def _up(base: str) -> bool:
+    try:
+        return requests.get(f"{base}/healthz", timeout=0.5).ok
+    except requests.RequestException:
+        return False
+
+
+def wait_until(check: Callable[[], object], what: str, timeout: float = 30.0) -> None:
+    """Poll `check` until it is truthy; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
