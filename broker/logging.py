@@ -44,6 +44,16 @@ def redact(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> Mu
     return event_dict
 
 
+class _Stderr:
+    """Writes to whatever sys.stderr is at the time (test runners swap it)."""
+
+    def write(self, text: str) -> None:
+        sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
     """Set up structlog (and route the stdlib's logging through the same redaction)."""
     json_output = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
@@ -59,10 +69,10 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer] if json_output else [*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(_Stderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(_Stderr())  # type: ignore[arg-type]
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer], foreign_pre_chain=shared

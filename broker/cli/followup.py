@@ -17,7 +17,7 @@ from broker.messages import record_message
 from schemas import AgencyMessage, MessageKind
 
 app = typer.Typer(no_args_is_help=True, help="The follow-up queue (قائمة المتابعة).")
-out = Console()
+out = Console(soft_wrap=True)
 err = Console(stderr=True)
 
 KIND_LABELS = {
@@ -51,7 +51,9 @@ def list_queue(
         )
         return
     table = Table(title=f"Follow-up queue / قائمة المتابعة ({len(items)})")
-    for col in ("handoff", "reference", "agency", "state", "since", "reason", "subject"):
+    for col in ("handoff", "reference"):
+        table.add_column(col, no_wrap=True)
+    for col in ("agency", "state", "since", "reason", "subject"):
         table.add_column(col, overflow="fold")
     for i in items:
         state = f"{i.state} [red]overdue[/red]" if i.overdue else i.state
