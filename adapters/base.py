@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import structlog
 from pydantic import BaseModel, ConfigDict
 
-from schemas import AgencyConfig, AgencyMessage, Envelope, Receipt
+from schemas import AgencyConfig, AgencyMessage, Envelope, Receipt, Reminder
 
 
 class NoSettings(BaseModel):
@@ -47,7 +47,10 @@ class Adapter(ABC):
 
     kind: ClassVar[str]
     settings_model: ClassVar[type[BaseModel]] = NoSettings
-    capabilities: ClassVar[Capabilities] = Capabilities()
+    capabilities: Capabilities = Capabilities()
+    """What this adapter can do; an instance may narrow it from its agency's settings."""
+    poll_interval: float = 60.0
+    """Seconds between two polls of the agency (when `capabilities.polling`)."""
 
     def __init__(self, agency: AgencyConfig, settings: BaseModel) -> None:
         self.agency = agency
@@ -66,6 +69,13 @@ class Adapter(ABC):
     def poll(self, items: list[PollItem]) -> list[AgencyMessage]:
         """Fetch what the agency said about these handoffs (only for `capabilities.polling`)."""
         return []
+
+    def remind(self, reminder: Reminder) -> None:  # noqa: B027 - optional hook with a harmless default
+        """Tell the agency a handoff's answer time is running out or has run out; default: nothing.
+
+        The hub has already recorded the warning or escalation and, once overdue, put the handoff on
+        the follow-up queue; raising here is logged and not retried.
+        """
 
     def check(self) -> None:  # noqa: B027 - optional hook with a harmless default
         """Raise if the agency's endpoint is unusable (reachability, credentials); default: nothing."""

@@ -13,6 +13,7 @@ ENTRY_POINT_GROUP = "tawasul_hub.adapters"
 
 BUILTIN: dict[str, str] = {
     "manual": "adapters.manual:ManualAdapter",
+    "rest": "adapters.rest:RestAdapter",
     "stub": "adapters.testing:StubAdapter",
 }
 """Built-in kinds; resolved on first use so a protocol's library loads only when an agency uses it."""

@@ -14,7 +14,9 @@ from pydantic import ValidationError
 from adapters.base import Adapter
 from adapters.errors import ConfigError, HubError
 from adapters.registry import adapter_class
+from broker.sla import SlaPolicy, load_policy
 from schemas import AgencyConfig, CategoryRoute, HubConfig
+from schemas.sla import SlaConfig
 
 _ENV = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
 
@@ -52,6 +54,7 @@ class Directory:
     agencies: dict[str, AgencyConfig]
     categories: dict[str, CategoryRoute]
     source: Path
+    sla: SlaPolicy = field(default_factory=lambda: SlaPolicy(SlaConfig()))
     _adapters: dict[str, Adapter] = field(default_factory=dict)
 
     def agency(self, agency_id: str) -> AgencyConfig:
@@ -128,6 +131,7 @@ def load_directory(config_dir: Path) -> Directory:
     problems: list[str] = []
     agencies = _check_agencies(name, hub, problems)
     categories = _check_categories(name, hub, agencies, problems)
+    sla = load_policy(config_dir, set(agencies), set(categories), problems)
     if problems:
         raise ConfigError(f"{name}: {len(problems)} problem(s)", problems)
-    return Directory(agencies=agencies, categories=categories, source=source)
+    return Directory(agencies=agencies, categories=categories, source=source, sla=sla)

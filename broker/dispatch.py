@@ -15,13 +15,13 @@ import structlog
 from sqlalchemy import Connection, select
 
 from adapters.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError
-from broker import events, outbox
+from broker import circuit, events, isolation, outbox
 from broker.db import now, transaction
 from broker.hub import Hub
 from broker.intake import DELIVER
 from broker.lifecycle import next_handoff_state
 from broker.models import cases, handoffs
-from broker.records import move_case, update_handoff
+from broker.records import move_cases, update_handoff, update_handoffs
 from schemas import CaseIn, Envelope, HandoffState, Receipt
 
 log = structlog.get_logger(__name__)
@@ -67,11 +67,7 @@ def deliver(hub: Hub, claims: list[tuple[str, str]]) -> None:
 def _claim(hub: Hub, claims: list[tuple[str, str]]) -> list[_Job]:
     jobs: list[_Job] = []
     with transaction(hub.engine) as conn:
-        attempts = {}
-        for handoff_id, token in claims:
-            attempt = outbox.take(conn, DELIVER, handoff_id, token, hub.settings.lease_seconds)
-            if attempt is not None:
-                attempts[handoff_id] = attempt
+        attempts = outbox.take_many(conn, DELIVER, claims, hub.settings.lease_seconds)
         if not attempts:
             return []
         rows = conn.execute(
@@ -80,6 +76,7 @@ def _claim(hub: Hub, claims: list[tuple[str, str]]) -> list[_Job]:
             .where(handoffs.c.id.in_(sorted(attempts)))
         ).all()
         settled = []
+        starting: dict[str, dict[str, Any]] = {}
         for row in rows:
             h = dict(row._mapping)
             payload = h.pop("payload")
@@ -87,10 +84,9 @@ def _claim(hub: Hub, claims: list[tuple[str, str]]) -> list[_Job]:
                 settled.append(h["id"])  # delivered, or failed and chased by hand: nothing to do
                 continue
             attempt = attempts[h["id"]]
-            update_handoff(
-                conn, h["id"], {"state": next_handoff_state(h["state"], "start_delivery").value, "attempts": attempt}
-            )
+            starting[h["id"]] = {"state": next_handoff_state(h["state"], "start_delivery").value, "attempts": attempt}
             jobs.append(_Job(handoff=h, case=CaseIn.model_validate(payload), attempt=attempt))
+        update_handoffs(conn, starting)
         outbox.done(conn, DELIVER, settled)
     return jobs
 
@@ -107,7 +103,7 @@ def _attempt(hub: Hub, job: _Job) -> Receipt | DeliveryError:
         case=job.case,
     )
     try:
-        return hub.directory.adapter(h["agency_id"]).deliver(envelope)
+        return isolation.bounded(hub, h["agency_id"], lambda: hub.directory.adapter(h["agency_id"]).deliver(envelope))
     except DeliveryError as exc:
         bound.warning("handoff.delivery_error", error=str(exc), retriable=isinstance(exc, RetriableDeliveryError))
         return exc
@@ -120,40 +116,60 @@ def _settle(hub: Hub, jobs: list[_Job]) -> None:
     if not jobs:
         return
     with transaction(hub.engine) as conn:
-        for job in jobs:
-            _settle_one(hub, conn, job)
+        ids = [job.handoff["id"] for job in jobs]
+        current = dict(conn.execute(select(handoffs.c.id, handoffs.c.state).where(handoffs.c.id.in_(ids))).all())
+        # a handoff no longer `delivering` was settled by another worker while we were delivering
+        live = [job for job in jobs if current[job.handoff["id"]] == HandoffState.delivering]
+        _settle_delivered(hub, conn, [job for job in live if isinstance(job.outcome, Receipt)])
+        for job in live:
+            if not isinstance(job.outcome, Receipt):
+                _settle_one(hub, conn, job)
+
+
+def _settle_delivered(hub: Hub, conn: Connection, jobs: list[_Job]) -> None:
+    """The common outcome, written for the whole batch at once (a few statements, not a few per handoff)."""
+    if not jobs:
+        return
+    at = now()
+    delivered = next_handoff_state(HandoffState.delivering, "delivered").value
+    changes: dict[str, dict[str, Any]] = {}
+    rows: list[dict[str, Any]] = []
+    for job in jobs:
+        h, receipt = job.handoff, job.outcome
+        assert isinstance(receipt, Receipt)
+        circuit.record(conn, hub.settings, h, receipt)
+        values: dict[str, Any] = {"state": delivered, "last_error": None}
+        if receipt.agency_reference:
+            values["agency_reference"] = receipt.agency_reference
+        if receipt.followup:
+            values.update(followup=receipt.followup, followup_since=at)
+        changes[h["id"]] = values
+        data = {
+            "agency": h["agency_id"],
+            "attempt": job.attempt,
+            "agency_reference": receipt.agency_reference,
+            "followup": receipt.followup,
+        }
+        rows.append(
+            {"type": "handoff.delivered", "case_id": h["case_id"], "handoff_id": h["id"], "actor": "hub", "data": data}
+        )
+    update_handoffs(conn, changes)
+    move_cases(conn, [job.handoff["case_id"] for job in jobs], "deliver")
+    events.append_many(conn, rows)
+    outbox.done(conn, DELIVER, changes)
+    for job in jobs:
+        h = job.handoff
+        log.info("handoff.delivered", handoff=h["id"], case=h["case_id"], agency=h["agency_id"])
 
 
 def _settle_one(hub: Hub, conn: Connection, job: _Job) -> None:
+    """A failed attempt: retry later, or give up and put the handoff on the follow-up queue."""
     s = hub.settings
     h = job.handoff
-    current = conn.execute(select(handoffs.c.state).where(handoffs.c.id == h["id"])).scalar_one()
-    if current != HandoffState.delivering:
-        return  # another worker settled it while we were delivering
+    current = HandoffState.delivering
     at = now()
     outcome = job.outcome
-    if isinstance(outcome, Receipt):
-        values: dict[str, Any] = {"state": next_handoff_state(current, "delivered").value, "last_error": None}
-        if outcome.agency_reference:
-            values["agency_reference"] = outcome.agency_reference
-        if outcome.followup:
-            values.update(followup=outcome.followup, followup_since=at)
-        update_handoff(conn, h["id"], values)
-        move_case(conn, h["case_id"], "deliver")
-        events.append(
-            conn,
-            type="handoff.delivered",
-            case_id=h["case_id"],
-            handoff_id=h["id"],
-            actor="hub",
-            agency=h["agency_id"],
-            attempt=job.attempt,
-            agency_reference=outcome.agency_reference,
-            followup=outcome.followup,
-        )
-        outbox.done(conn, DELIVER, [h["id"]])
-        log.info("handoff.delivered", handoff=h["id"], case=h["case_id"], agency=h["agency_id"])
-        return
+    circuit.record(conn, s, h, outcome)
     assert isinstance(outcome, DeliveryError)
     reason = str(outcome)
     if outcome.response_excerpt:

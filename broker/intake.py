@@ -10,7 +10,7 @@ import structlog
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from broker import events, outbox
+from broker import deadlines, events, outbox
 from broker.config import Directory
 from broker.db import now, transaction
 from broker.ids import new_id
@@ -53,7 +53,8 @@ def create_handoff(
     conn: Connection, directory: Directory, case_id: str, agency_id: str, *, transferred_from: str | None = None
 ) -> dict[str, Any]:
     """A new pending handoff with its delivery work queued (used at intake and on transfer)."""
-    row = _handoff_row(directory, case_id, agency_id, now(), transferred_from)
+    case = conn.execute(select(cases.c.kind, cases.c.category).where(cases.c.id == case_id)).one()
+    row = _handoff_row(directory, case_id, agency_id, now(), transferred_from, case.kind, case.category)
     conn.execute(insert(handoffs), row)
     outbox.enqueue(conn, [(DELIVER, row["id"], agency_id)])
     return row
@@ -90,8 +91,8 @@ def _insert(
         )
         routed = []
         for agency_id in agencies:
-            row = _handoff_row(directory, case_id, agency_id, at, None)
-            routed.append({"handoff": row["id"], "agency": agency_id})
+            row = _handoff_row(directory, case_id, agency_id, at, None, case.kind.value, case.category)
+            routed.append({"handoff": row["id"], "agency": agency_id, **deadlines.announce(directory.sla, row)})
             handoff_rows.append(row)
         event_rows.append(_event("case.received", case_id, actor, {"kind": case.kind.value, "category": case.category}))
         event_rows.append(_event("case.routed", case_id, "hub", {"handoffs": routed}))
@@ -105,7 +106,13 @@ def _insert(
 
 
 def _handoff_row(
-    directory: Directory, case_id: str, agency_id: str, at: datetime, transferred_from: str | None
+    directory: Directory,
+    case_id: str,
+    agency_id: str,
+    at: datetime,
+    transferred_from: str | None,
+    kind: str,
+    category: str,
 ) -> dict[str, Any]:
     return {
         "id": new_id("h"),
@@ -118,6 +125,7 @@ def _handoff_row(
         "transferred_from": transferred_from,
         "created_at": at,
         "updated_at": at,
+        **deadlines.initial(directory.sla, kind, category, agency_id, at),
     }
 
 

@@ -13,14 +13,14 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection, Engine, insert, select
 
-from broker import events
+from broker import deadlines, events
 from broker.config import Directory
 from broker.db import now, transaction
 from broker.errors import NotFound, Unprocessable
 from broker.ids import new_id
 from broker.intake import create_handoff
 from broker.lifecycle import next_handoff_state
-from broker.models import agency_messages, handoffs
+from broker.models import agency_messages, cases, handoffs
 from broker.records import move_case, update_handoff
 from schemas import AgencyMessage, HandoffState, MessageKind
 
@@ -97,6 +97,7 @@ def record_message(
         if message.agency_reference:
             values["agency_reference"] = message.agency_reference
         values.update(_followup(h, message, state))
+        values.update(deadlines.on_message(conn, directory.sla, h, message.kind, state, actor))
         update_handoff(conn, handoff_id, values)
         events.append(
             conn,
@@ -116,7 +117,9 @@ def record_message(
 
 
 def _load(conn: Connection, handoff_id: str, agency_id: str | None) -> dict[str, Any]:
-    row = conn.execute(select(handoffs).where(handoffs.c.id == handoff_id)).first()
+    # FOR UPDATE: concurrent messages on one handoff take turns, so the second sees the first's
+    # state and dedup row (on PostgreSQL a duplicate raced into the unique constraint: a 500).
+    row = conn.execute(select(handoffs).where(handoffs.c.id == handoff_id).with_for_update()).first()
     if row is None or (agency_id is not None and row.agency_id != agency_id):
         raise NotFound(f"no handoff '{handoff_id}'")  # another agency's handoff is not even named
     return dict(row._mapping)
@@ -144,6 +147,8 @@ def _consequences(
 ) -> None:
     """What a message means for the case beyond its handoff."""
     if message.kind is MessageKind.answered:
+        # Lock the case first: two agencies answering at once then see each other's answer.
+        conn.execute(select(cases.c.id).where(cases.c.id == h["case_id"]).with_for_update())
         others = conn.execute(
             select(handoffs.c.state).where(handoffs.c.case_id == h["case_id"], handoffs.c.id != h["id"])
         ).scalars()
@@ -161,4 +166,5 @@ def _consequences(
             from_agency=h["agency_id"],
             to_agency=message.transfer_to,
             from_handoff=h["id"],
+            **deadlines.announce(directory.sla, new),
         )

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -88,7 +89,28 @@ handoffs = Table(
     Column("transferred_from", String(32), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # deadlines (broker.deadlines): stored at creation, moved by pauses and extensions
+    Column("ack_due_at", UTCDateTime, nullable=True),
+    Column("answer_due_at", UTCDateTime, nullable=True),
+    Column("answer_allowed", Float, nullable=True),  # working seconds granted to answer, extensions included
+    Column("review_due_at", UTCDateTime, nullable=True),
+    Column("warn_at", UTCDateTime, nullable=True),
+    Column("next_check_at", UTCDateTime, nullable=True),  # when the sweep must look again; NULL: never
+    Column("paused_at", UTCDateTime, nullable=True),
+    Column("remaining", Float, nullable=True),  # working seconds left when the clock paused
+    Column("acknowledged_at", UTCDateTime, nullable=True),
+    Column("answered_at", UTCDateTime, nullable=True),
+    Column("warned", Boolean, nullable=False, default=False),
+    Column("escalation_level", Integer, nullable=False, default=0),
+    Column("deadline_version", Integer, nullable=False, default=0),  # claims: bumped by every deadline change
+    Column("extension_request", JSON, nullable=True),
     Index("ix_handoffs_agency_state", "agency_id", "state"),
+    Index(
+        "ix_handoffs_next_check_at",
+        "next_check_at",
+        postgresql_where=text("next_check_at IS NOT NULL"),
+        sqlite_where=text("next_check_at IS NOT NULL"),
+    ),
     Index(
         "ix_handoffs_followup",
         "followup_since",
@@ -147,6 +169,7 @@ outbox = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("topic", "ref"),
+    Index("ix_outbox_agency_due", "agency_id", "due_at"),  # per-agency claims (broker.isolation)
 )
 """Work for the broker, written in the same transaction as its cause; a row lives until the work
 is done, and the relay publishes it again whenever `due_at` passes (lost message, dead worker,
@@ -162,6 +185,34 @@ cursors = Table(
     Column("last_error", Text, nullable=True),
 )
 """Where each consumer of the event feed (the national-system webhook) has read up to."""
+
+agency_circuits = Table(
+    "agency_circuits",
+    metadata,
+    Column("agency_id", String(80), primary_key=True),
+    Column("state", String(10), nullable=False),
+    Column("consecutive_failures", Integer, nullable=False),
+    Column("reopened", Integer, nullable=False),
+    Column("opened_at", UTCDateTime, nullable=True),
+    Column("opened_until", UTCDateTime, nullable=True),
+    Column("probe_until", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+"""Each agency's circuit breaker (broker.circuit); an agency without a row is closed."""
+
+agency_keys = Table(
+    "agency_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("agency_id", String(80), nullable=False, index=True),
+    Column("lookup", String(32), nullable=False, unique=True),
+    Column("hash", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("created_by", String(200), nullable=False),
+)
+"""Agencies' API keys: the non-secret `lookup` finds the row, `hash` (argon2) checks the secret."""
 
 
 def row_dict(row: Any) -> dict[str, Any]:

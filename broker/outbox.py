@@ -11,8 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, delete, insert, select, tuple_, update
 
+from broker import wakeup
 from broker.db import now
 from broker.models import outbox
 
@@ -33,6 +34,7 @@ def enqueue(conn: Connection, rows: Iterable[tuple[str, str, str | None]]) -> No
     values = [{"topic": t, "ref": r, "agency_id": a, "due_at": at, "attempts": 0, "created_at": at} for t, r, a in rows]
     if values:
         conn.execute(insert(outbox), values)
+        wakeup.announce(conn)
 
 
 def ensure(conn: Connection, topic: str, ref: str) -> None:
@@ -42,13 +44,17 @@ def ensure(conn: Connection, topic: str, ref: str) -> None:
         enqueue(conn, [(topic, ref, None)])
 
 
-def claim_due(conn: Connection, limit: int, lease_seconds: float, skip_locked: bool) -> list[Work]:
-    """Take up to `limit` due rows and push their due time one lease ahead.
+def claim_due(
+    conn: Connection, limit: int, lease_seconds: float, skip_locked: bool, among: ColumnElement[bool] | None = None
+) -> list[Work]:
+    """Take up to `limit` due rows (only `among` these, if given) and push their due time one lease ahead.
 
     Each claim gets a new token, so a consumer can tell that its message went stale.
     """
     at = now()
     query = select(outbox.c.id, outbox.c.topic, outbox.c.ref, outbox.c.agency_id).where(outbox.c.due_at <= at)
+    if among is not None:
+        query = query.where(among)
     query = query.order_by(outbox.c.due_at).limit(limit)
     if skip_locked:
         query = query.with_for_update(skip_locked=True)
@@ -70,27 +76,38 @@ def take(conn: Connection, topic: str, ref: str, token: str, lease_seconds: floa
     its worker died) finds a stale token and does nothing; the lease then runs out and the relay
     publishes the work afresh. Returns the attempt number, or None when there is nothing to do.
     """
+    return take_many(conn, topic, [(ref, token)], lease_seconds).get(ref)
+
+
+def take_many(conn: Connection, topic: str, claims: list[tuple[str, str]], lease_seconds: float) -> dict[str, int]:
+    """`take` for every (ref, token) claim of one message in one statement; returns ref → attempt.
+
+    Refs whose token went stale are absent from the result.
+    """
+    if not claims:
+        return {}
     taken = conn.execute(
         update(outbox)
-        .where(outbox.c.topic == topic, outbox.c.ref == ref, outbox.c.token == token)
+        .where(outbox.c.topic == topic, tuple_(outbox.c.ref, outbox.c.token).in_(claims))
         .values(
             due_at=now() + timedelta(seconds=lease_seconds),
             token=secrets.token_hex(8),
             attempts=outbox.c.attempts + 1,
         )
+        .returning(outbox.c.ref, outbox.c.attempts)
     )
-    if taken.rowcount != 1:
-        return None
-    row = conn.execute(select(outbox.c.attempts).where(outbox.c.topic == topic, outbox.c.ref == ref)).one()
-    return int(row.attempts)
+    return {row.ref: int(row.attempts) for row in taken}
 
 
 def postpone(conn: Connection, topic: str, ref: str, seconds: float) -> None:
-    """Try again in `seconds` (a retry delay kept in the database, never in a broker ETA)."""
+    """Try again in `seconds` (a retry delay kept in the database, never in a broker ETA).
+
+    The token is dropped: a waiting row is not in flight (see broker.isolation).
+    """
     conn.execute(
         update(outbox)
         .where(outbox.c.topic == topic, outbox.c.ref == ref)
-        .values(due_at=now() + timedelta(seconds=seconds))
+        .values(due_at=now() + timedelta(seconds=seconds), token=None)
     )
 
 

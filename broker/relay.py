@@ -13,7 +13,7 @@ from itertools import islice
 import structlog
 from sqlalchemy import Connection, text, update
 
-from broker import events, notify, outbox
+from broker import events, isolation, notify, outbox
 from broker.db import now, transaction
 from broker.hub import Hub
 from broker.models import outbox as outbox_table
@@ -53,7 +53,7 @@ class Relay:
                 events.sequence(conn)
             if s.webhook_url and notify.behind(conn):
                 outbox.ensure(conn, notify.NOTIFY, notify.WEBHOOK)
-            claimed = outbox.claim_due(conn, s.relay_batch, s.lease_seconds, self.skip_locked)
+            claimed = isolation.claim_due(conn, self.hub, s.relay_batch, s.lease_seconds, self.skip_locked)
         if not claimed:
             return 0
         groups: dict[tuple[str, str | None], list[tuple[str, str]]] = defaultdict(list)

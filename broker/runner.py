@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import structlog
 import uvicorn
 from celery.worker import WorkController
 
+import broker.polling  # noqa: F401 - registers the agency-polling periodic job
 from broker import scheduler, tasks
+from broker import sweep as _sweep  # noqa: F401 - registers the deadline sweep
 from broker.api import create_app
 from broker.hub import Hub
 from broker.store import upgrade
@@ -50,6 +53,8 @@ def run_worker(hub: Hub) -> None:
             "--pool=threads",
             f"--concurrency={hub.settings.worker_concurrency}",
             f"--queues={','.join(tasks.queue_name(hub.settings, t) for t in tasks.TASKS)}",
+            # a node name of its own: workers sharing one (same host) share a remote-control queue
+            f"--hostname={hub.settings.queue_prefix}-{os.getpid()}@%h",
             "--without-mingle",
             "--without-gossip",
             "--loglevel=WARNING",

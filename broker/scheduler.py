@@ -14,6 +14,7 @@ import structlog
 
 from broker.hub import Hub
 from broker.relay import Publish, Relay
+from broker.wakeup import Waiter
 
 log = structlog.get_logger(__name__)
 
@@ -35,6 +36,7 @@ PERIODIC: list[Periodic] = []
 def run(hub: Hub, publish: Publish, stop: threading.Event, jobs: list[Periodic] | None = None) -> None:
     """Relay due work and run periodic jobs until `stop` is set; never dies on one bad pass."""
     relay = Relay(hub, publish)
+    waiter = Waiter(hub.engine, stop)
     jobs = list(PERIODIC if jobs is None else jobs)
     log.info("scheduler.started", jobs=[j.name for j in jobs])
     while not stop.is_set():
@@ -52,4 +54,5 @@ def run(hub: Hub, publish: Publish, stop: threading.Event, jobs: list[Periodic] 
                 except Exception:
                     log.exception("scheduler.job_failed", job=job.name)
         if not busy:
-            stop.wait(hub.settings.relay_interval)
+            waiter.wait(hub.settings.relay_interval)
+    waiter.close()

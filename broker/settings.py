@@ -35,6 +35,15 @@ class Settings(BaseSettings):
     relay_batch: int = Field(default=500, ge=1, description="Outbox rows claimed per relay pass.")
     task_batch: int = Field(default=20, ge=1, description="Handoffs carried by one broker message.")
     worker_concurrency: int = Field(default=4, ge=1, description="Worker threads or processes.")
+    agency_max_in_flight: int = Field(
+        default=2, ge=1, description="Deliveries in flight per agency (agencies.yaml `max_in_flight` overrides)."
+    )
+    circuit_failures: int = Field(default=5, ge=1, description="Consecutive retriable failures that open a circuit.")
+    circuit_cooldown: float = Field(default=30.0, gt=0, description="Seconds an open circuit waits before a probe.")
+    circuit_cooldown_cap: float = Field(default=600.0, gt=0, description="Longest cool-down after failed probes.")
+    delivery_timeout: float = Field(
+        default=40.0, gt=0, description="Longest wait for one adapter call: a net above the adapters' own timeouts."
+    )
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, description="Largest request body accepted.")
     log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
     log_level: str = Field(default="INFO")

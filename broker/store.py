@@ -19,7 +19,7 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "heads") -> None:
+def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the database schema up to `revision` (idempotent)."""
     with engine.begin() as conn:
         cfg = alembic_config(engine)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from kombu.entity import Queue
+from kombu.entity import Exchange, Queue
 
 from broker import dispatch, notify
 from broker.hub import get_hub
@@ -26,7 +26,14 @@ def queue_name(settings: Settings, topic: str) -> str:
 def configure(settings: Settings) -> Celery:
     """Point the app at the configured broker with the settings that keep work from being lost."""
     amqp = settings.broker_url.startswith(("amqp", "pyamqp"))
-    queues = [Queue(queue_name(settings, topic), durable=True) for topic in TASKS]
+    # each queue gets its own exchange: with Celery's default exchange every queue would be bound
+    # under the same routing key and each message would be copied into all of them
+    names = [queue_name(settings, topic) for topic in TASKS]
+    queues = [Queue(name, Exchange(name, type="direct"), routing_key=name, durable=True) for name in names]
+    # configured again in one process (tests, benchmarks): Celery caches queues, routes and
+    # connections on first use, so forget those of the previous settings
+    celery_app.__dict__.pop("amqp", None)
+    celery_app._pool = None
     celery_app.conf.update(
         broker_url=settings.broker_url,
         broker_connection_retry_on_startup=True,

@@ -6,6 +6,7 @@ from schemas.envelope import Envelope, Receipt
 from schemas.event import Event, EventPage
 from schemas.handoff import OPEN_STATES, HandoffState
 from schemas.message import AgencyMessage, MessageKind
+from schemas.sla import CitizenInfo, Reminder, ReminderKind, SlaConfig, WorkingDuration
 
 __all__ = [
     "OPEN_STATES",
@@ -19,6 +20,7 @@ __all__ = [
     "CaseState",
     "CategoryRoute",
     "Citizen",
+    "CitizenInfo",
     "Contact",
     "Envelope",
     "Event",
@@ -30,4 +32,8 @@ __all__ = [
     "MessageKind",
     "OnboardingStatus",
     "Receipt",
+    "Reminder",
+    "ReminderKind",
+    "SlaConfig",
+    "WorkingDuration",
 ]

@@ -53,6 +53,9 @@ class AgencyConfig(_Config):
     adapter: AdapterConfig = AdapterConfig(kind="manual")
     contacts: list[Contact] = []
     operator: bool = Field(default=False, description="The central office's own entity (triage).")
+    max_in_flight: int | None = Field(
+        default=None, ge=1, description="Deliveries in flight at once; default: the hub's agency_max_in_flight."
+    )
 
     @model_validator(mode="after")
     def _joining_agencies_are_manual(self) -> AgencyConfig:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from broker.api import errors, intake
+from broker.api import agency, citizen, errors, intake
 from broker.api.middleware import BodyGuard
 from broker.hub import Hub
 from schemas import EventPage
@@ -17,6 +17,10 @@ The message broker between Tawasul, Bahrain's National Suggestions and Complaint
 
 * **National system** (`/v1`, header `X-API-Key`): submit cases, read them back, follow events
   through the cursor-paged feed or the signed webhook described under *Webhooks*.
+* **Agencies** (`/agency/v1`, header `X-API-Key` with the agency's own key): list the agency's open
+  handoffs, read one, and send acknowledgements, progress, answers, questions for the citizen,
+  transfer requests or rejections. What the hub sends to agencies is under *Webhooks*
+  (`agency-delivery`). Every refusal is a 4xx with a `detail` that says why, and writes nothing.
 """
 
 
@@ -27,6 +31,9 @@ def create_app(hub: Hub) -> FastAPI:
     app.add_middleware(BodyGuard, max_bytes=hub.settings.max_body_bytes)
     errors.install(app)
     app.include_router(intake.router)
+    app.include_router(agency.router)
+    app.include_router(citizen.router)
+    app.webhooks.include_router(agency.webhooks)
 
     @app.get("/healthz", tags=["operations"])
     def health() -> dict[str, str]:

@@ -61,7 +61,9 @@ def case_events(case_id: str, hub: HubDep, caller: Caller) -> list[Event]:
 def event_feed(
     hub: HubDep,
     caller: Caller,
-    after: Annotated[int, Query(ge=0, description="The `next_cursor` of the previous page; 0 to start.")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=2**63 - 1, description="The `next_cursor` of the previous page; 0 to start.")
+    ] = 0,  # capped at BIGINT: beyond it the store raised (a 500)
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EventPage:
     """Every case event in order, cursor-paged; the same events the webhook sends."""

@@ -10,7 +10,8 @@ import typer
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
 
-from broker.cli import followup
+from broker.cli import agencies, deadlines, followup, report, review
+from broker.cli.status import circuits
 from broker.errors import ConfigError
 from broker.hub import Hub, get_hub, set_hub
 from broker.logging import configure_logging
@@ -24,6 +25,11 @@ app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(followup.app, name="followup")
+app.add_typer(review.app, name="review")
+app.command("circuits")(circuits)
+app.add_typer(agencies.app, name="agencies")
+app.add_typer(deadlines.app, name="deadlines")
+app.add_typer(report.app, name="report")
 
 err = Console(stderr=True)
 
@@ -126,6 +132,11 @@ def config_check() -> None:
     typer.echo(
         f"{d.source}: OK: {len(d.agencies)} agencies ({joining} joining), "
         f"{len(d.categories)} categories, adapters: {', '.join(kinds)}"
+    )
+    sla = d.sla.config
+    typer.echo(
+        f"sla.yaml: OK: warn at {sla.warn_at:.0%}, {len(sla.categories)} category and {len(sla.agencies)} agency "
+        f"override(s), {len(sla.escalation)} escalation level(s), {len(sla.calendar.add)} added holiday(s)"
     )
 
 

@@ -21,6 +21,7 @@ from broker.api import create_app
 from broker.hub import Hub, set_hub
 from broker.models import handoffs
 from broker.settings import PROJECT_ROOT, Settings
+from broker.simulators import rest_agency
 from broker.store import upgrade
 
 out = Console()
@@ -46,6 +47,7 @@ def run_demo(port: int, once: bool) -> None:
     set_hub(hub)
     upgrade(hub.engine)
     d = hub.directory
+    simulator = rest_agency.start_for_hub(hub, f"http://127.0.0.1:{port}")  # logs simulator.started with its URL
     out.print(f"[bold]Tawasul hub[/bold]: {len(d.agencies)} agencies, {len(d.categories)} categories loaded")
     worker = runner.start_worker_thread(hub)
     stop = runner.start_scheduler_thread(hub)
@@ -101,6 +103,8 @@ def run_demo(port: int, once: bool) -> None:
     except KeyboardInterrupt:
         pass
     server.should_exit = True
+    if simulator is not None:
+        simulator.stop()
     stop.set()
     worker.stop(in_sighandler=False)
 

@@ -81,3 +81,38 @@ def test_the_same_reference_twice_is_one_case(any_hub: Hub) -> None:
     with hub.engine.connect() as conn:
         assert len(get_case(conn, first.case_id).handoffs) == 1
         assert [e.type for e in events.for_case(conn, first.case_id)] == ["case.received", "case.routed"]
+
+
+def test_two_agencies_answering_at_once_on_postgresql_leave_the_case_answered(pg_hub: Hub) -> None:
+    import threading
+
+    from schemas import CategoryRoute
+
+    hub = pg_hub
+    hub.directory.categories["joint-inspection"] = CategoryRoute(
+        id="joint-inspection",
+        name_ar="تفتيش مشترك",
+        name_en="Joint inspection",
+        agencies=["social-insurance-organisation", "capital-municipality"],
+    )
+    for _ in range(5):
+        [accepted] = submit_cases(
+            hub.engine, hub.directory, [make_case(category="joint-inspection")], actor="national-system"
+        )
+        pump(hub)
+        with hub.engine.connect() as conn:
+            ids = [h.id for h in get_case(conn, accepted.case_id).handoffs]
+        barrier = threading.Barrier(len(ids))
+
+        def answer(handoff: str) -> None:
+            barrier.wait()
+            message = AgencyMessage(kind=MessageKind.answered, text="تمت المعالجة")
+            record_message(hub.engine, hub.directory, handoff, message, source="manual", actor="central-office:x")
+
+        threads = [threading.Thread(target=answer, args=(h,)) for h in ids]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        with hub.engine.connect() as conn:
+            assert get_case(conn, accepted.case_id).state == "answered"

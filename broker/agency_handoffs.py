@@ -1,0 +1,94 @@
+"""An agency's own handoffs, read as the agency API shows them; another agency's do not exist here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from broker.errors import NotFound
+from broker.lifecycle import allows
+from broker.models import agency_messages, cases, handoffs
+from schemas import HandoffState, MessageKind
+from schemas.agency_api import AgencyHandoff, AgencyHandoffItem, AgencyHandoffPage, SentMessage
+
+VISIBLE_STATES = (HandoffState.delivered, HandoffState.acknowledged, HandoffState.answered)
+"""What the list shows: handed over and still the agency's to act on (an answer may be amended
+until the central office accepts it). Pending ones have not reached the agency yet."""
+
+
+def _query() -> Any:
+    return select(handoffs, cases.c.reference, cases.c.kind, cases.c.category, cases.c.payload.label("payload")).join(
+        cases, cases.c.id == handoffs.c.case_id
+    )
+
+
+def _item(m: Any) -> dict[str, Any]:
+    p = m["payload"]
+    return {
+        "id": m["id"],
+        "reference": m["reference"],
+        "kind": m["kind"],
+        "category": m["category"],
+        "subject": p["subject"],
+        "state": m["state"],
+        "overdue": m["overdue"],
+        "agency_reference": m["agency_reference"],
+        "submitted_at": p["submitted_at"],
+        "created_at": m["created_at"],
+        "updated_at": m["updated_at"],
+    }
+
+
+def open_handoffs(
+    conn: Connection, agency_id: str, *, after: str | None, limit: int, state: HandoffState | None = None
+) -> AgencyHandoffPage:
+    """The agency's handoffs in VISIBLE_STATES, oldest first, paged by handoff id.
+
+    Ids sort by creation time, so a cursor stays valid while new handoffs arrive at the end and
+    while earlier ones leave the list as they are answered.
+    """
+    states = [state.value] if state is not None else [s.value for s in VISIBLE_STATES]
+    q = (
+        _query()
+        .where(handoffs.c.agency_id == agency_id, handoffs.c.state.in_(states))
+        .order_by(handoffs.c.id)
+        .limit(limit + 1)
+    )
+    if after is not None:
+        q = q.where(handoffs.c.id > after)
+    rows = conn.execute(q).all()
+    items = [AgencyHandoffItem.model_validate(_item(r._mapping)) for r in rows[:limit]]
+    return AgencyHandoffPage(handoffs=items, next_cursor=items[-1].id if len(rows) > limit else None)
+
+
+def agency_handoff(conn: Connection, agency_id: str, handoff_id: str) -> AgencyHandoff:
+    """One of the agency's handoffs, in any state; NotFound for another agency's, as for none."""
+    row = conn.execute(_query().where(handoffs.c.id == handoff_id, handoffs.c.agency_id == agency_id)).first()
+    if row is None:
+        raise NotFound(f"no handoff '{handoff_id}'")
+    m = row._mapping
+    p = m["payload"]
+    sent = conn.execute(
+        select(agency_messages)
+        .where(agency_messages.c.handoff_id == handoff_id)
+        .order_by(agency_messages.c.created_at, agency_messages.c.id)
+    ).all()
+    return AgencyHandoff.model_validate(
+        {
+            **_item(m),
+            "description": p["description"],
+            "language": p["language"],
+            "channel": p["channel"],
+            "location": p.get("location"),
+            "attachments": p.get("attachments", []),
+            "citizen": p["citizen"],
+            "messages": [
+                SentMessage(
+                    id=s.id, kind=s.kind, text=s.text, agency_reference=s.agency_reference, created_at=s.created_at
+                )
+                for s in sent
+            ],
+            "accepts": [k for k in MessageKind if allows(m["state"], k.value)],
+        }
+    )

@@ -1,0 +1,210 @@
+"""The agency API: an agency's own system reads its handoffs and sends its messages back.
+
+Every route admits one agency by its own key and shows only that agency's handoffs: another
+agency's handoff answers 404, exactly as one that does not exist, so ids cannot be probed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Query, Response, status
+from fastapi.security import APIKeyHeader
+
+from adapters.rest.adapter import HANDOFF_HEADER, IDEMPOTENCY_HEADER
+from adapters.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from broker.agency_handoffs import VISIBLE_STATES, agency_handoff, open_handoffs
+from broker.agency_keys import KeyRefused, authenticate
+from broker.api.deps import get_hub_dep
+from broker.errors import Unprocessable
+from broker.hub import Hub
+from broker.messages import record_message
+from schemas import AgencyMessage, HandoffState, MessageKind
+from schemas.agency_api import AgencyDelivery, AgencyHandoff, AgencyHandoffPage, MessageReceipt
+
+router = APIRouter(prefix="/agency/v1", tags=["agencies"])
+
+agency_key_header = APIKeyHeader(
+    name="X-API-Key",
+    scheme_name="AgencyKey",
+    auto_error=False,
+    description="The agency's own key (`tw_…`), issued by `tawasul-hub agencies keys create AGENCY`.",
+)
+
+HANDOFF_ID = r"^h_[0-9A-Z]{26}$"
+TEXT_REQUIRED = frozenset({MessageKind.answered, MessageKind.needs_info})
+"""Kinds that mean nothing without words: the answer itself, or the question for the citizen."""
+
+_UNAUTHORIZED = {"description": "Missing, wrong or revoked API key; `detail` says which."}
+_NOT_FOUND = {"description": "No such handoff for this agency (another agency's handoff is not shown either)."}
+
+
+def agency_caller(key: str | None = Depends(agency_key_header), hub: Hub = Depends(get_hub_dep)) -> str:
+    """Admit an agency by its key; returns the agency's id."""
+    if key is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing X-API-Key header", {"WWW-Authenticate": "ApiKey"})
+    try:
+        return authenticate(hub.engine, hub.directory, key)
+    except KeyRefused as exc:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc), {"WWW-Authenticate": "ApiKey"}) from None
+
+
+Agency = Annotated[str, Depends(agency_caller)]
+HubDep = Annotated[Hub, Depends(get_hub_dep)]
+HandoffId = Annotated[str, Path(pattern=HANDOFF_ID, description="The handoff's id (`h_…`).")]
+
+_EXAMPLES: dict[str, Any] = {
+    "acknowledged": {
+        "summary": "Received, with the agency's own ticket id",
+        "value": {
+            "kind": "acknowledged",
+            "text": "تم استلام البلاغ وإحالته إلى القسم المختص.",
+            "agency_reference": "MOW-2026-88812",
+        },
+    },
+    "answered": {
+        "summary": "The answer for the citizen",
+        "value": {
+            "kind": "answered",
+            "text": "تم إصلاح الخط وإعادة ضخ المياه.",
+            "agency_reference": "MOW-2026-88812",
+            "sent_at": "2026-11-24T12:40:00+03:00",
+            "attachments": [],
+        },
+    },
+    "needs_info": {
+        "summary": "A question for the citizen",
+        "value": {"kind": "needs_info", "text": "يرجى تزويدنا برقم حساب الكهرباء والماء."},
+    },
+    "transfer_requested": {
+        "summary": "Not ours: send it to another agency",
+        "value": {
+            "kind": "transfer_requested",
+            "text": "الموضوع من اختصاص بلدية المنطقة الشمالية.",
+            "transfer_to": "northern-municipality",
+        },
+    },
+}
+
+
+@router.get("/handoffs", response_model=AgencyHandoffPage, responses={401: _UNAUTHORIZED})
+def list_handoffs(
+    hub: HubDep,
+    agency: Agency,
+    after: Annotated[
+        str | None, Query(pattern=HANDOFF_ID, description="The `next_cursor` of the previous page.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    state: Annotated[
+        HandoffState | None, Query(description=f"Only this state (one of {', '.join(VISIBLE_STATES)}).")
+    ] = None,
+) -> AgencyHandoffPage:
+    """This agency's open handoffs (delivered, acknowledged, answered but not yet accepted), oldest first.
+
+    Paged by cursor: oldest first means a backlog is worked in order and a cursor stays valid while
+    new handoffs arrive. The list holds no personal data; read one handoff for the citizen's contact.
+    """
+    if state is not None and state not in VISIBLE_STATES:
+        raise Unprocessable(f"must be one of {', '.join(VISIBLE_STATES)}", field="state")
+    with hub.engine.connect() as conn:
+        return open_handoffs(conn, agency, after=after, limit=limit, state=state)
+
+
+@router.get("/handoffs/{handoff_id}", response_model=AgencyHandoff, responses={401: _UNAUTHORIZED, 404: _NOT_FOUND})
+def read_handoff(handoff_id: HandoffId, response: Response, hub: HubDep, agency: Agency) -> AgencyHandoff:
+    """One of this agency's handoffs: the case, its location and attachments, and the citizen's contact.
+
+    The contact is personal data, given because this agency handles the case; the answer is not
+    to be cached (`Cache-Control: no-store`).
+    """
+    response.headers["Cache-Control"] = "no-store"
+    with hub.engine.connect() as conn:
+        return agency_handoff(conn, agency, handoff_id)
+
+
+@router.post(
+    "/handoffs/{handoff_id}/messages",
+    status_code=status.HTTP_201_CREATED,
+    response_model=MessageReceipt,
+    responses={
+        200: {"description": "Recorded before (same Idempotency-Key, or same kind, reference and text): no effect."},
+        401: _UNAUTHORIZED,
+        404: _NOT_FOUND,
+        409: {"description": "The handoff's state does not admit this kind; `state` names it."},
+        413: {"description": "Body larger than the limit."},
+        422: {"description": "A field is missing or wrong; `errors` names it."},
+    },
+)
+def post_message(
+    handoff_id: HandoffId,
+    message: Annotated[AgencyMessage, Body(openapi_examples=_EXAMPLES)],
+    response: Response,
+    hub: HubDep,
+    agency: Agency,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            pattern=r"^[\x21-\x7e]{1,150}$",
+            description="Any unique string per message; a retry with the same key has no second effect.",
+        ),
+    ] = None,
+) -> MessageReceipt:
+    """Tell the hub what happened: acknowledged, progress, answered, needs_info, transfer_requested, rejected.
+
+    Checked against the handoff's state (an answer to a handoff not yet delivered, or after the
+    central office accepted one, is a 409 naming the state). Nothing is written on any refusal.
+    """
+    if message.handoff is not None and message.handoff != handoff_id:
+        raise Unprocessable(f"names '{message.handoff}' but the URL names '{handoff_id}'", field="handoff")
+    if message.kind in TEXT_REQUIRED and not message.text.strip():
+        raise Unprocessable(f"required when kind is {message.kind.value}", field="text")
+    recorded = record_message(
+        hub.engine,
+        hub.directory,
+        handoff_id,
+        message,
+        source="agency-api",
+        actor=f"agency:{agency}",
+        agency_id=agency,
+        idempotency_key=idempotency_key,
+    )
+    if recorded.duplicate:
+        response.status_code = status.HTTP_200_OK
+    return MessageReceipt(
+        message=recorded.message_id,
+        handoff=handoff_id,
+        handoff_state=HandoffState(recorded.handoff_state),
+        duplicate=recorded.duplicate,
+    )
+
+
+webhooks = APIRouter()
+"""What the hub sends to agencies, for the OpenAPI document's *Webhooks* section."""
+
+
+@webhooks.post("agency-delivery", tags=["agencies"])
+def agency_delivery_webhook(
+    body: AgencyDelivery,
+    idempotency_key: Annotated[
+        str, Header(alias=IDEMPOTENCY_HEADER, description="The same on every retry of one handoff: de-duplicate on it.")
+    ],
+    handoff: Annotated[str, Header(alias=HANDOFF_HEADER, description="The handoff's id.")],
+    timestamp: Annotated[str, Header(alias=TIMESTAMP_HEADER, description="Unix seconds when the hub signed.")],
+    signature: Annotated[
+        str,
+        Header(
+            alias=SIGNATURE_HEADER,
+            description='`sha256=` + hex HMAC-SHA256 of `timestamp + "." + body` with the shared secret.',
+        ),
+    ],
+) -> None:
+    """What the hub POSTs to a connected agency (`rest` adapter) for each handoff: by default this body.
+
+    An agency's configuration may reshape the body (field names, nesting, code lists, dates) and
+    add headers and credentials; the headers below are always sent. Verify the signature and refuse
+    a timestamp more than five minutes off. Answer with a success status (2xx unless configured)
+    and your ticket id to take the case; 429 or 5xx are retried with backoff (Retry-After honoured);
+    any other status puts the handoff on the central office's follow-up queue. Then send
+    acknowledgements and answers to `POST /agency/v1/handoffs/{handoff_id}/messages`.
+    """

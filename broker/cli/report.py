@@ -1,0 +1,77 @@
+"""`tawasul-hub report`: statistics for the central office."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import sys
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from broker.db import now
+from broker.reports import AgencySla, sla_report
+
+app = typer.Typer(no_args_is_help=True, help="Statistics (الإحصاءات).")
+out = Console()
+err = Console(stderr=True)
+
+
+@app.command("sla")
+def sla(
+    start: Annotated[datetime | None, typer.Option("--from", formats=["%Y-%m-%d"], help="First day (local).")] = None,
+    end: Annotated[datetime | None, typer.Option("--to", formats=["%Y-%m-%d"], help="Last day (local).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV with a header line.")] = False,
+) -> None:
+    """Per agency: acknowledged and answered on time, working days to answer, overdue now."""
+    from broker.cli import loaded_hub
+
+    if as_json and as_csv:
+        err.print("[red]--json and --csv: choose one[/red]")
+        raise typer.Exit(2)
+    if start and end and end < start:
+        err.print("[red]--to: must not be before --from[/red]")
+        raise typer.Exit(2)
+    hub = loaded_hub()
+    with hub.engine.connect() as conn:
+        lines = sla_report(conn, hub.directory.sla, start.date() if start else None, end.date() if end else None, now())
+    rows = [dataclasses.asdict(line) for line in lines]
+    if as_json:
+        period = {"from": start.date().isoformat() if start else None, "to": end.date().isoformat() if end else None}
+        typer.echo(json.dumps({**period, "agencies": rows}, ensure_ascii=False, indent=2))
+    elif as_csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=[f.name for f in dataclasses.fields(AgencySla)])
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        out.print(_table(lines))
+
+
+def _table(lines: list[AgencySla]) -> Table:
+    table = Table(title="SLA / الالتزام بالمواعيد")
+    for col in ("agency", "handoffs", "ack on time", "answered on time", "median days", "p90 days", "overdue now"):
+        table.add_column(col, justify="left" if col == "agency" else "right")
+    for x in lines:
+        table.add_row(
+            x.agency,
+            str(x.handoffs),
+            _pct(x.acknowledged_on_time),
+            _pct(x.answered_on_time),
+            _num(x.median_days_to_answer),
+            _num(x.p90_days_to_answer),
+            str(x.overdue_now),
+        )
+    return table
+
+
+def _pct(share: float | None) -> str:
+    return "-" if share is None else f"{share:.0%}"
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"

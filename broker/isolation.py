@@ -1,0 +1,168 @@
+"""One slow or dead agency never delays the others: per-agency limits on what the relay claims.
+
+An agency's deliveries in flight are its outbox rows under lease (claimed, the lease not yet run
+out; a row waiting for a retry has no token and does not count). The relay claims at most
+`max_in_flight` of them per agency, and none (or one probe) while the agency's circuit is open, so
+a hanging agency holds at most that many worker threads and the rest of the work keeps flowing.
+Claims are serialised by a transaction-level advisory lock on PostgreSQL (SQLite has one writer
+anyway), so several relays together never exceed a limit.
+
+Worker side, `bounded` keeps a worker from waiting on an adapter longer than `delivery_timeout`,
+even one that ignores its own timeouts (Celery's thread pool enforces no task time limit).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import CompoundSelect, Connection, Select, func, select, text, union_all
+
+from adapters.errors import RetriableDeliveryError
+from broker import circuit, outbox
+from broker.circuit import Circuit, CircuitState
+from broker.db import now
+from broker.hub import Hub
+from broker.models import outbox as outbox_table
+from broker.outbox import Work
+from broker.settings import Settings
+from schemas import AgencyConfig
+
+_CLAIM_LOCK = 0x7441_636C  # arbitrary, constant advisory-lock key for per-agency claims
+
+T = TypeVar("T")
+
+
+def max_in_flight(settings: Settings, agency: AgencyConfig) -> int:
+    """The agency's own limit from agencies.yaml, else the hub's default."""
+    return agency.max_in_flight or settings.agency_max_in_flight
+
+
+def in_flight(conn: Connection, at: datetime) -> dict[str, int]:
+    """Leased outbox rows per agency: deliveries published or running now."""
+    o = outbox_table.c
+    rows = conn.execute(
+        select(o.agency_id, func.count())
+        .where(o.agency_id.is_not(None), o.token.is_not(None), o.due_at > at)
+        .group_by(o.agency_id)
+    )
+    return {agency_id: int(count) for agency_id, count in rows}
+
+
+def _room(hub: Hub, busy: dict[str, int], circuits: dict[str, Circuit], at: datetime) -> dict[str, int]:
+    """How many more deliveries each known agency may have claimed now."""
+    room: dict[str, int] = {}
+    for agency_id, agency in hub.directory.agencies.items():
+        free = max_in_flight(hub.settings, agency) - busy.get(agency_id, 0)
+        gate = circuit.allowance(circuits[agency_id], at) if agency_id in circuits else None
+        room[agency_id] = max(0, free if gate is None else min(free, gate))
+    return room
+
+
+def _candidates(room: dict[str, int], limit: int, at: datetime) -> CompoundSelect[tuple[int]]:
+    """Ids of the due rows a pass may claim: the oldest `room` of each agency, and work of no agency.
+
+    One index range scan per agency (ix_outbox_agency_due), so the cost follows the agencies and
+    the limits, not the backlog. Rows of an agency no longer in the directory are left alone
+    (delivering them would fail anyway); work of no agency (the webhook) has no limit here.
+    """
+    o = outbox_table.c
+    due = o.due_at <= at
+    parts: list[Select[tuple[int]]] = [
+        select(o.id).where(o.agency_id == agency_id, due).order_by(o.due_at).limit(min(n, limit))
+        for agency_id, n in room.items()
+        if n > 0
+    ]
+    parts.append(select(o.id).where(o.agency_id.is_(None), due).order_by(o.due_at).limit(limit))
+    wrapped = [select(sub.c.id) for sub in (part.subquery() for part in parts)]  # SQLite: LIMIT only in a subquery
+    return union_all(*wrapped)
+
+
+def claim_due(conn: Connection, hub: Hub, limit: int, lease_seconds: float, skip_locked: bool) -> list[Work]:
+    """outbox.claim_due within each agency's limit and circuit; half-open circuits get one probe."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CLAIM_LOCK})
+    at = now()
+    circuits = circuit.load(conn)
+    room = _room(hub, in_flight(conn, at), circuits, at)
+    among = outbox_table.c.id.in_(_candidates(room, limit, at))
+    claimed = outbox.claim_due(conn, limit, lease_seconds, skip_locked, among=among)
+    probed = {w.agency_id for w in claimed if w.agency_id is not None}
+    probes = [c for a, c in sorted(circuits.items()) if a in probed and c.state is not CircuitState.closed]
+    if probes:
+        circuit.probing(conn, probes, circuit.Policy.from_settings(hub.settings))
+    return claimed
+
+
+@dataclass(frozen=True)
+class AgencyStatus:
+    """One agency's isolation state, for `tawasul-hub circuits` and the console."""
+
+    agency: str
+    in_flight: int
+    max_in_flight: int
+    circuit: Circuit
+
+
+def status(conn: Connection, hub: Hub) -> list[AgencyStatus]:
+    """Every agency's deliveries in flight, limit and circuit."""
+    busy = in_flight(conn, now())
+    circuits = circuit.load(conn)
+    return [
+        AgencyStatus(
+            agency=agency_id,
+            in_flight=busy.get(agency_id, 0),
+            max_in_flight=max_in_flight(hub.settings, agency),
+            circuit=circuits.get(agency_id, Circuit(agency_id)),
+        )
+        for agency_id, agency in hub.directory.agencies.items()
+    ]
+
+
+_slots: dict[tuple[str, int], threading.BoundedSemaphore] = {}
+"""Adapter calls running in this process, per agency and limit (a changed limit starts afresh)."""
+_slots_lock = threading.Lock()
+
+
+def _agency_slots(agency_id: str, size: int) -> threading.BoundedSemaphore:
+    with _slots_lock:
+        return _slots.setdefault((agency_id, size), threading.BoundedSemaphore(size))
+
+
+def bounded(hub: Hub, agency_id: str, call: Callable[[], T]) -> T:
+    """Run one adapter call on a thread of its own and wait at most `delivery_timeout` for it.
+
+    Celery's thread pool enforces no time limit, so an adapter that ignores its timeouts would
+    otherwise hold a worker thread for good (and, once the lease ran out, the next one too). Here
+    the worker gives up after the timeout with a retriable error (which counts towards the
+    agency's circuit); the stuck call keeps one of the agency's `max_in_flight` slots in this
+    process until it returns, so a hanging agency holds at most that many threads per process.
+    """
+    timeout = hub.settings.delivery_timeout
+    size = max_in_flight(hub.settings, hub.directory.agency(agency_id))
+    slots = _agency_slots(agency_id, size)
+    if not slots.acquire(timeout=timeout):
+        raise RetriableDeliveryError(f"agency busy: {size} earlier deliveries still unanswered", agency=agency_id)
+    outcome: dict[str, Any] = {}
+    finished = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # handed to the waiting worker as it is
+            outcome["error"] = exc
+        finally:
+            slots.release()
+            finished.set()
+
+    context = contextvars.copy_context()  # keeps structlog's bound context in the log lines
+    threading.Thread(target=context.run, args=(run,), name=f"deliver-{agency_id}", daemon=True).start()
+    if not finished.wait(timeout):
+        raise RetriableDeliveryError(f"no answer from the agency within {timeout:g} s", agency=agency_id)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]  # type: ignore[no-any-return]

@@ -1,0 +1,87 @@
+"""The REST agency simulator itself: control over HTTP, recorded requests, shapes and modes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from broker.config import load_directory
+from broker.settings import PROJECT_ROOT
+from broker.simulators import NESTED, Controller, profile_for, running_simulator, simulate_agencies
+
+Sim = tuple[str, Controller]
+
+
+@pytest.fixture
+def sim() -> Iterator[Sim]:
+    with running_simulator() as started:
+        yield started
+
+
+def _deliver(url: str, agency: str, key: str, body: dict[str, object] | None = None) -> requests.Response:
+    data = json.dumps(body or {"subject": "انقطاع المياه"}, ensure_ascii=False).encode()
+    return requests.post(f"{url}/{agency}/cases", data=data, headers={"Idempotency-Key": key}, timeout=5)
+
+
+def test_the_same_idempotency_key_gets_the_same_ticket(sim: Sim) -> None:
+    url, _ = sim
+    first, again, other = (_deliver(url, "ministry-of-works", k) for k in ("h_1", "h_1", "h_2"))
+    assert (first.status_code, again.status_code, other.status_code) == (201, 200, 201)
+    assert first.json() == again.json() != other.json()
+    assert first.json()["ticket_id"].startswith("MOW-")
+
+
+def test_modes_are_set_over_http_and_a_limited_one_wears_off(sim: Sim) -> None:
+    url, _ = sim
+    r = requests.post(f"{url}/_sim/ministry-of-works/mode", json={"mode": "503", "times": 1}, timeout=5)
+    assert r.json()["mode"] == "503"
+    assert _deliver(url, "ministry-of-works", "h_1").status_code == 503
+    assert _deliver(url, "ministry-of-works", "h_1").status_code == 201
+    bad = requests.post(f"{url}/_sim/ministry-of-works/mode", json={"mode": "explode"}, timeout=5)
+    assert bad.status_code == 400 and "unknown mode" in bad.json()["error"]
+
+
+def test_every_request_is_recorded_and_readable_over_http(sim: Sim) -> None:
+    url, controller = sim
+    _deliver(url, "ministry-of-works", "h_1")
+    requests.get(f"{url}/ministry-of-works/cases/h_1", timeout=5)
+    [recorded] = controller.requests("ministry-of-works")
+    assert recorded.json() == {"subject": "انقطاع المياه"}
+    listed = requests.get(f"{url}/_sim/requests", params={"agency": "ministry-of-works"}, timeout=5).json()
+    assert [(r["method"], r["headers"].get("Idempotency-Key")) for r in listed] == [("POST", "h_1"), ("GET", None)]
+    assert json.loads(listed[0]["body"])["subject"] == "انقطاع المياه"
+
+
+def test_each_agency_answers_in_its_own_shape(sim: Sim) -> None:
+    url, controller = sim
+    controller.profiles["northern-municipality"] = NESTED
+    ticket = _deliver(url, "northern-municipality", "h_9").json()["result"]["caseNumber"]
+    controller.set_status("northern-municipality", ticket, "90", "تم")
+    status = requests.get(f"{url}/northern-municipality/cases/h_9", timeout=5).json()
+    assert status == {"data": {"state": "90", "remarks": "تم"}, "result": {"caseNumber": ticket}}
+
+
+def test_a_dropped_connection_is_seen_by_the_client(sim: Sim) -> None:
+    url, controller = sim
+    controller.set_mode("ministry-of-works", "drop")
+    with pytest.raises(requests.ConnectionError):
+        _deliver(url, "ministry-of-works", "h_1")
+
+
+def test_the_simulator_plays_the_shipped_agencies_as_configured(sim: Sim) -> None:
+    directory = load_directory(PROJECT_ROOT / "config")
+    controller = sim[1]
+    env: dict[str, str] = {}
+    played = simulate_agencies(directory, controller, env)
+    assert {"ministry-of-housing", "ministry-of-labour", "northern-municipality"} <= set(played)
+    assert {"MHO_SIGNING_SECRET", "MOL_API_KEY", "NM_API_TOKEN"} <= set(env)
+    nested = profile_for(directory.adapter("northern-municipality").settings)  # type: ignore[arg-type]
+    assert (nested.ticket_key, nested.status_key, nested.acknowledged, nested.answered) == (
+        "result.caseNumber",
+        "data.state",
+        "20",
+        "90",
+    )
