@@ -104,7 +104,7 @@ def test_two_agencies_answering_at_once_on_postgresql_leave_the_case_answered(pg
             ids = [h.id for h in get_case(conn, accepted.case_id).handoffs]
         barrier = threading.Barrier(len(ids))
 
-        def answer(handoff: str) -> None:
+        def answer(handoff: str, barrier: threading.Barrier = barrier) -> None:
             barrier.wait()
             message = AgencyMessage(kind=MessageKind.answered, text="تمت المعالجة")
             record_message(hub.engine, hub.directory, handoff, message, source="manual", actor="central-office:x")
