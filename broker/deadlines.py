@@ -105,6 +105,20 @@ def on_message(
     return values
 
 
+def on_return(conn: Connection, policy: SlaPolicy, handoff_id: str) -> None:
+    """An answer sent back by the central office: the agency's answer clock runs again.
+
+    The time the answer spent in review is not the agency's: the answer-by time moves on by it.
+    """
+    h = _lock(conn, handoff_id)
+    values: dict[str, Any] = {"answered_at": None, "review_due_at": None}
+    if h["answered_at"] is not None and h["answer_due_at"] is not None:
+        in_review = policy.calendar.working_between(h["answered_at"], now())
+        values["answer_due_at"] = policy.calendar.add_working(h["answer_due_at"], in_review)
+    values["next_check_at"] = next_check(policy, {**h, **values, "state": HandoffState.acknowledged.value})
+    _write(conn, h, values)
+
+
 # --- the citizen answers -------------------------------------------------------------------------
 
 

@@ -12,13 +12,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
-from broker import events
+from broker import deadlines, events
 from broker.cases import find_case_id
 from broker.db import transaction
 from broker.errors import InvalidTransition, NotFound
 from broker.lifecycle import next_handoff_state
 from broker.models import agency_messages, cases, handoffs
 from broker.records import move_case, update_handoff
+from broker.sla import SlaPolicy
 from schemas import CaseState, HandoffState
 
 _SETTLED = {HandoffState.accepted, HandoffState.transferred, HandoffState.cancelled, HandoffState.failed}
@@ -69,13 +70,14 @@ def accept(engine: Engine, handoff_id: str, actor: str) -> str:
         return str(state)
 
 
-def send_back(engine: Engine, handoff_id: str, reason: str, actor: str) -> None:
-    """Return an answer to its agency with the reason; the agency answers again."""
+def send_back(engine: Engine, policy: SlaPolicy, handoff_id: str, reason: str, actor: str) -> None:
+    """Return an answer to its agency with the reason; its answer clock runs again."""
     if not reason.strip():
         raise InvalidTransition("answer", "answered", "be returned without a reason")
     with transaction(engine) as conn:
         h = _handoff(conn, handoff_id)
         update_handoff(conn, handoff_id, {"state": next_handoff_state(h.state, "return").value})
+        deadlines.on_return(conn, policy, handoff_id)
         state = conn.execute(select(cases.c.state).where(cases.c.id == h.case_id)).scalar_one()
         if state == CaseState.answered:
             move_case(conn, h.case_id, "review")

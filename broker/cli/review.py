@@ -68,7 +68,8 @@ def return_answer(
     from broker.cli import loaded_hub
 
     try:
-        core.send_back(loaded_hub().engine, handoff, reason, _actor(by))
+        hub = loaded_hub()
+        core.send_back(hub.engine, hub.directory.sla, handoff, reason, _actor(by))
     except (NotFound, InvalidTransition) as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None

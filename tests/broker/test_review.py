@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from broker import events, review
@@ -12,6 +13,7 @@ from broker.errors import InvalidTransition
 from broker.hub import Hub
 from broker.intake import submit_cases
 from broker.messages import record_message
+from broker.models import handoffs
 from schemas import AgencyMessage, MessageKind
 from tests.conftest import make_case
 from tests.support import pump
@@ -46,7 +48,15 @@ def test_an_accepted_answer_replies_the_case_which_can_then_be_closed(any_hub: H
 
 def test_a_returned_answer_goes_back_to_the_agency_which_answers_again(any_hub: Hub) -> None:
     case_id, handoff = answered(any_hub, "تمت المعالجة")
-    review.send_back(any_hub.engine, handoff, "الرد لا يجيب عن سؤال المواطن", "central-office:noor")
+    with any_hub.engine.connect() as conn:
+        due_before = conn.execute(select(handoffs.c.answer_due_at).where(handoffs.c.id == handoff)).scalar_one()
+    review.send_back(
+        any_hub.engine, any_hub.directory.sla, handoff, "الرد لا يجيب عن سؤال المواطن", "central-office:noor"
+    )
+    with any_hub.engine.connect() as conn:
+        row = conn.execute(select(handoffs).where(handoffs.c.id == handoff)).one()
+    assert row.answered_at is None and row.next_check_at is not None  # the sweep watches it again
+    assert row.answer_due_at >= due_before
     with any_hub.engine.connect() as conn:
         read = get_case(conn, case_id)
     assert (read.state, read.handoffs[0].state) == ("returned", "acknowledged")
@@ -60,7 +70,7 @@ def test_review_refuses_what_its_state_does_not_allow(any_hub: Hub) -> None:
     with pytest.raises(InvalidTransition, match="case is answered; cannot close"):
         review.close(any_hub.engine, case_id, "central-office:noor")
     with pytest.raises(InvalidTransition, match="without a reason"):
-        review.send_back(any_hub.engine, handoff, "  ", "central-office:noor")
+        review.send_back(any_hub.engine, any_hub.directory.sla, handoff, "  ", "central-office:noor")
     review.accept(any_hub.engine, handoff, "central-office:noor")
     with pytest.raises(InvalidTransition, match="handoff is accepted; cannot accept"):
         review.accept(any_hub.engine, handoff, "central-office:noor")
