@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     webhook_url: str | None = Field(default=None, description="Where the national system hears of events.")
     webhook_secret: SecretStr | None = Field(default=None, description="HMAC-SHA256 key for webhooks.")
 
-    lease_seconds: float = Field(default=60.0, gt=0, description="Re-publish work not done within this.")
+    lease_seconds: float = Field(default=120.0, gt=0, description="Re-publish work not done within this.")
     max_attempts: int = Field(default=8, ge=1, description="Delivery attempts before a handoff fails.")
     backoff_base: float = Field(default=2.0, gt=0, description="First retry delay, seconds.")
     backoff_cap: float = Field(default=600.0, gt=0, description="Longest retry delay, seconds.")

@@ -11,7 +11,6 @@ from pydantic import BaseModel, ValidationError
 from rich.console import Console
 
 from broker.cli import agencies, deadlines, followup, report, review
-from broker.cli.status import circuits
 from broker.errors import ConfigError
 from broker.hub import Hub, get_hub, set_hub
 from broker.logging import configure_logging
@@ -26,7 +25,6 @@ app.add_typer(config_app, name="config")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(followup.app, name="followup")
 app.add_typer(review.app, name="review")
-app.command("circuits")(circuits)
 app.add_typer(agencies.app, name="agencies")
 app.add_typer(deadlines.app, name="deadlines")
 app.add_typer(report.app, name="report")

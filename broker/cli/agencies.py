@@ -10,11 +10,13 @@ from rich.console import Console
 from rich.table import Table
 
 from broker import agency_keys
+from broker.cli.status import circuits
 from broker.errors import NotFound
 
 app = typer.Typer(no_args_is_help=True, help="Agencies (الجهات الحكومية).")
 keys_app = typer.Typer(no_args_is_help=True, help="Agencies' API keys for the agency API (/agency/v1).")
 app.add_typer(keys_app, name="keys")
+app.command("status")(circuits)
 out = Console()
 err = Console(stderr=True)
 

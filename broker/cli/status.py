@@ -1,4 +1,4 @@
-"""`tawasul-hub circuits`: each agency's deliveries in flight, its limit and its circuit breaker."""
+"""`tawasul-hub agencies status`: each agency's deliveries in flight, its limit and its circuit breaker."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`tawasul-hub circuits` shows which agencies are parked and how much each has in flight."""
+"""`tawasul-hub agencies status` shows which agencies are parked and how much each has in flight."""
 
 from __future__ import annotations
 
@@ -35,8 +35,8 @@ def test_circuits_lists_each_agencys_breaker_and_deliveries_in_flight(sqlite_hub
         "COLUMNS": "200",  # a wide terminal: rich folds long cells otherwise
     }
 
-    listed = runner.invoke(app, ["circuits", "--json"], env=env)
-    parked = runner.invoke(app, ["circuits", "--open"], env=env)
+    listed = runner.invoke(app, ["agencies", "status", "--json"], env=env)
+    parked = runner.invoke(app, ["agencies", "status", "--open"], env=env)
 
     assert listed.exit_code == 0, listed.output
     rows = {r["agency"]: r for r in json.loads(listed.output)}
