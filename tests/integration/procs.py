@@ -86,7 +86,6 @@ class HubProcess:
     """One `tawasul-hub` subcommand running as a child process; its output goes to a log file."""
 
     def __init__(self, hub: Hub, command: list[str], log_file: Path, **env: str) -> None:
-        self.log_file = log_file
         with log_file.open("ab") as out:
             self.proc = subprocess.Popen(
                 [str(HUB_COMMAND), *command],
@@ -110,10 +109,6 @@ class HubProcess:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
-
-    def output(self) -> str:
-        """What the process printed so far (for failure messages)."""
-        return self.log_file.read_text(encoding="utf-8", errors="replace")
 
 
 @contextmanager

@@ -20,6 +20,8 @@ from tests.integration.procs import HubProcess, start
 from tests.services import reachable
 from tests.support import live_api, wait_until
 
+pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
+
 
 def rabbitmqctl(*args: str) -> None:
     """Run rabbitmqctl on the local node (the test restarts the broker's application, not its host)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from broker import events, followup
 from broker.cases import get_case
 from broker.intake import submit_cases
@@ -13,6 +15,8 @@ from tests.conftest import make_case
 from tests.integration.conftest import MakeHub
 from tests.integration.procs import JOINING, HubProcess, start
 from tests.support import wait_until
+
+pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
 
 
 def test_a_case_for_a_joining_agency_reaches_the_follow_up_queue_through_a_worker_and_its_answer_flows_back(

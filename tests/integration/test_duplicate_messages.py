@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from adapters.testing import read_records
 from broker import events, outbox, tasks
 from broker.cases import get_case
@@ -14,6 +16,8 @@ from tests.conftest import make_case
 from tests.integration.conftest import MakeHub
 from tests.integration.procs import HubProcess, start
 from tests.support import wait_until
+
+pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
 
 
 def test_the_same_claim_published_three_times_delivers_the_handoff_once(

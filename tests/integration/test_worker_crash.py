@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from adapters.testing import read_records
@@ -16,6 +17,8 @@ from tests.conftest import make_case
 from tests.integration.conftest import MakeHub
 from tests.integration.procs import HubProcess, start
 from tests.support import wait_until
+
+pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
 
 
 def test_a_delivery_cut_short_by_sigkill_is_delivered_by_another_worker_with_one_effect(
