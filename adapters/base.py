@@ -51,6 +51,8 @@ class Adapter(ABC):
     """What this adapter can do; an instance may narrow it from its agency's settings."""
     poll_interval: float = 60.0
     """Seconds between two polls of the agency (when `capabilities.polling`)."""
+    remote: ClassVar[bool] = True
+    """Delivery crosses the network: limited per agency, time-bounded and watched by a circuit breaker."""
 
     def __init__(self, agency: AgencyConfig, settings: BaseModel) -> None:
         self.agency = agency

@@ -12,6 +12,7 @@ class ManualAdapter(Adapter):
     """Puts the handoff on the central office's follow-up queue; they phone or write to the agency."""
 
     kind = "manual"
+    remote = False  # a place on the follow-up queue: nothing to wait for, nothing to limit
 
     @override
     def deliver(self, envelope: Envelope) -> Receipt:

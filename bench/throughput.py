@@ -5,8 +5,8 @@ In one run, on the same broker (a queue prefix of its own) and a scratch Postgre
 
 1. raw: N no-op Celery tasks published one by one with publisher confirms, consumed by a worker
    process with the hub's worker settings (threads, late acks, prefetch 1);
-2. hub, batch intake: N cases handed to `broker.intake.submit_cases` in this process in batches
-   (the function the API calls; no HTTP), relayed and delivered by a `tawasul-hub scheduler` and
+2. hub, batch intake: N cases POSTed to `/v1/cases/batch` of a `tawasul-hub api` process (50 a
+   request, one transaction each), relayed and delivered by `tawasul-hub scheduler` and
    `tawasul-hub worker` processes;
 3. hub, HTTP intake: N cases POSTed one per request to a `tawasul-hub api` process by several
    client threads;
@@ -51,13 +51,11 @@ import yaml
 from sqlalchemy import Engine, create_engine, func, select, text
 
 from broker.hub import Hub
-from broker.intake import submit_cases
 from broker.logging import configure_logging
 from broker.models import cases, events, handoffs, metadata
 from broker.settings import PROJECT_ROOT, Settings
 from broker.simulators.rest_agency import start_simulator
 from broker.store import upgrade
-from schemas import CaseIn
 
 HUB = str(Path(sys.executable).parent / "tawasul-hub")
 API_KEY = "bench-national-key-0123456789"
@@ -334,16 +332,26 @@ def finish(engine: Engine, label: str, n: int, t0: float) -> Figures:
     return Figures(label, n, last_delivery(engine) - t0, latencies(engine))
 
 
-def run_batch_intake(hub: Hub, bodies: list[dict[str, Any]], batch: int, clients: int) -> Figures:
+def run_batch_intake(hub: Hub, base: str, bodies: list[dict[str, Any]], batch: int, clients: int) -> Figures:
     engine = hub.engine
     empty(engine)
-    models = [CaseIn.model_validate(b) for b in bodies]
-    chunks = [models[i : i + batch] for i in range(0, len(models), batch)]
+    chunks = [bodies[i : i + batch] for i in range(0, len(bodies), batch)]
+    local = threading.local()
+
+    def send(chunk: list[dict[str, Any]]) -> None:
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+        r = local.session.post(
+            f"{base}/v1/cases/batch", json={"cases": chunk}, headers={"X-API-Key": API_KEY}, timeout=60
+        )
+        if r.status_code != 200:
+            raise SystemExit(f"batch intake answered {r.status_code}: {r.text[:300]}")
+
     t0 = time.time()
     with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(lambda c: submit_cases(engine, hub.directory, c, actor="bench"), chunks))
+        list(pool.map(send, chunks))
     intake = time.time() - t0
-    figures = finish(engine, f"hub, batch intake ({batch}/txn, {clients} threads)", len(bodies), t0)
+    figures = finish(engine, f"hub, HTTP batch intake ({batch} cases/request, {clients} clients)", len(bodies), t0)
     print(f"    (intake alone: {len(bodies) / intake:.0f} cases/s)")
     return figures
 
@@ -401,7 +409,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0, help="cases per second in the paced run")
     parser.add_argument("--paced-seconds", type=float, default=20.0, help="length of the paced run")
     parser.add_argument("--clients", type=int, default=8, help="HTTP client threads")
-    parser.add_argument("--batch", type=int, default=50, help="cases per transaction in batch intake")
+    parser.add_argument("--batch", type=int, default=50, help="cases per request in batch intake")
     parser.add_argument("--workers", type=int, default=1, help="hub worker processes")
     parser.add_argument(
         "--rest", action="store_true", help="REST agencies on the bundled simulator instead of manual ones"
@@ -466,7 +474,7 @@ def main() -> None:
             post(requests.Session(), base, warm[0])
             wait_for(lambda: delivered_count(hub.engine) >= 1, "the warm-up case to be delivered", timeout=60)
             if "batch" in only:
-                results.append(run_batch_intake(hub, case_bodies(args.cases, categories, "batch"), args.batch, 2))
+                results.append(run_batch_intake(hub, base, case_bodies(args.cases, categories, "batch"), args.batch, 2))
                 print(results[-1].line(), flush=True)
             if "http" in only:
                 results.append(run_http_intake(hub, base, case_bodies(args.cases, categories, "http"), args.clients))

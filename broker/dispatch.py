@@ -103,7 +103,10 @@ def _attempt(hub: Hub, job: _Job) -> Receipt | DeliveryError:
         case=job.case,
     )
     try:
-        return isolation.bounded(hub, h["agency_id"], lambda: hub.directory.adapter(h["agency_id"]).deliver(envelope))
+        adapter = hub.directory.adapter(h["agency_id"])
+        if not adapter.remote:
+            return adapter.deliver(envelope)
+        return isolation.bounded(hub, h["agency_id"], lambda: adapter.deliver(envelope))
     except DeliveryError as exc:
         bound.warning("handoff.delivery_error", error=str(exc), retriable=isinstance(exc, RetriableDeliveryError))
         return exc
@@ -137,7 +140,8 @@ def _settle_delivered(hub: Hub, conn: Connection, jobs: list[_Job]) -> None:
     for job in jobs:
         h, receipt = job.handoff, job.outcome
         assert isinstance(receipt, Receipt)
-        circuit.record(conn, hub.settings, h, receipt)
+        if hub.directory.adapter(h["agency_id"]).remote:
+            circuit.record(conn, hub.settings, h, receipt)
         values: dict[str, Any] = {"state": delivered, "last_error": None}
         if receipt.agency_reference:
             values["agency_reference"] = receipt.agency_reference

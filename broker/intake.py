@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from broker import deadlines, events, outbox
 from broker.config import Directory
 from broker.db import now, transaction
+from broker.errors import Unprocessable
 from broker.ids import new_id
 from broker.models import cases, handoffs
 from broker.routing import route
@@ -38,7 +39,13 @@ def submit_cases(engine: Engine, directory: Directory, batch: list[CaseIn], acto
     Everything is routed first, so a bad case leaves nothing written. A reference seen before
     returns the existing case (created=False) and writes nothing for it.
     """
-    routes = [route(case, directory) for case in batch]
+    routes = []
+    for index, case in enumerate(batch):
+        try:
+            routes.append(route(case, directory))
+        except Unprocessable as exc:
+            exc.context["index"] = index  # which case of a batch
+            raise
     try:
         with transaction(engine) as conn:
             return _insert(conn, directory, batch, routes, actor)

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from sqlalchemy import CompoundSelect, Connection, Select, func, select, text, union_all
 
 from adapters.errors import RetriableDeliveryError
+from adapters.registry import adapter_class
 from broker import circuit, outbox
 from broker.circuit import Circuit, CircuitState
 from broker.db import now
@@ -38,7 +39,9 @@ T = TypeVar("T")
 
 
 def max_in_flight(settings: Settings, agency: AgencyConfig) -> int:
-    """The agency's own limit from agencies.yaml, else the hub's default."""
+    """The agency's own limit from agencies.yaml, else the hub's default; none for local adapters."""
+    if not adapter_class(agency.adapter.kind).remote:
+        return settings.relay_batch  # the manual adapter waits on nobody: only the pass size bounds it
     return agency.max_in_flight or settings.agency_max_in_flight
 
 

@@ -110,6 +110,26 @@ class CaseIn(_Wire):
     attachments: Annotated[list[Attachment], Field(max_length=20)] = []
 
 
+class CaseBatch(_Wire):
+    """Several cases in one request: accepted in one transaction, all or none."""
+
+    cases: Annotated[list[CaseIn], Field(min_length=1, max_length=100)]
+
+
+class AcceptedCase(BaseModel):
+    """One case of a batch: its hub id, and whether this request created it."""
+
+    reference: str
+    id: str
+    created: bool
+
+
+class BatchAccepted(BaseModel):
+    """The outcome of a batch, in the order the cases were sent."""
+
+    cases: list[AcceptedCase]
+
+
 class HandoffSummary(BaseModel):
     """A handoff as the national system sees it inside a case."""
 

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from broker import events
 from broker.api.deps import get_hub_dep, national_system
 from broker.cases import find_case_id, get_case
+from broker.errors import Unprocessable
 from broker.hub import Hub
 from broker.intake import submit_cases
-from schemas import CaseIn, CaseOut, Event, EventPage
+from schemas import AcceptedCase, BatchAccepted, CaseBatch, CaseIn, CaseOut, Event, EventPage
 
 router = APIRouter(prefix="/v1", tags=["national system"])
 
@@ -41,6 +42,27 @@ def submit_case(case: CaseIn, response: Response, hub: HubDep, caller: Caller) -
     response.headers["Location"] = f"/v1/cases/{accepted.case_id}"
     with hub.engine.connect() as conn:
         return get_case(conn, accepted.case_id)
+
+
+@router.post(
+    "/cases/batch",
+    response_model=BatchAccepted,
+    responses={
+        401: {"description": "Missing or wrong API key."},
+        413: {"description": "Body larger than the limit."},
+        422: {"description": "A case is wrong; the field names its place (`cases.3.category`); none is accepted."},
+    },
+)
+def submit_batch(batch: CaseBatch, hub: HubDep, caller: Caller) -> BatchAccepted:
+    """Accept up to 100 cases in one transaction, all or none, each idempotent on its `reference`.
+
+    For bulk transfers (and catching up after an outage): one commit instead of one per case.
+    """
+    try:
+        accepted = submit_cases(hub.engine, hub.directory, batch.cases, actor=caller)
+    except Unprocessable as exc:
+        raise Unprocessable(str(exc), field=f"cases.{exc.context['index']}.{exc.field}") from None
+    return BatchAccepted(cases=[AcceptedCase(reference=a.reference, id=a.case_id, created=a.created) for a in accepted])
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut, responses={404: {"description": "No such case."}})

@@ -152,3 +152,30 @@ def test_the_event_feed_pages_by_cursor_in_order(api: tuple[Hub, str]) -> None:
         seen += [e["id"] for e in page["events"]]
         cursor = page["next_cursor"]
     assert seen == list(range(1, 10))  # received, routed, delivered for each of three cases
+
+
+def test_a_batch_is_accepted_in_one_go_and_is_idempotent_per_reference(api: tuple[Hub, str]) -> None:
+    hub, base = api
+    batch = [body(), body(category="public-schools"), body(kind="inquiry", subject="Opening hours?", language="en")]
+    r = requests.post(f"{base}/v1/cases/batch", json={"cases": batch}, headers=HEADERS, timeout=5)
+    assert r.status_code == 200, r.text
+    first = r.json()["cases"]
+    assert [c["reference"] for c in first] == [b["reference"] for b in batch]
+    assert all(c["created"] for c in first)
+    again = requests.post(f"{base}/v1/cases/batch", json={"cases": batch[1:]}, headers=HEADERS, timeout=5).json()
+    assert [c["id"] for c in again["cases"]] == [c["id"] for c in first[1:]]
+    assert not any(c["created"] for c in again["cases"])
+    assert counts(hub)[0] == 3
+
+
+def test_a_batch_with_one_bad_case_is_refused_whole_naming_the_case(api: tuple[Hub, str]) -> None:
+    hub, base = api
+    batch = [body(), body(category="space-travel"), body()]
+    r = requests.post(f"{base}/v1/cases/batch", json={"cases": batch}, headers=HEADERS, timeout=5)
+    assert r.status_code == 422
+    assert r.json()["detail"].startswith("cases.1.category: unknown category 'space-travel'")
+    malformed = requests.post(
+        f"{base}/v1/cases/batch", json={"cases": [body(), {**body(), "kind": "praise"}]}, headers=HEADERS, timeout=5
+    )
+    assert malformed.status_code == 422 and "cases.1.kind" in malformed.json()["detail"]
+    assert counts(hub) == (0, 0, 0, 0)
