@@ -121,16 +121,29 @@ def _settle(hub: Hub, jobs: list[_Job]) -> None:
     with transaction(hub.engine) as conn:
         ids = [job.handoff["id"] for job in jobs]
         current = dict(conn.execute(select(handoffs.c.id, handoffs.c.state).where(handoffs.c.id.in_(ids))).all())
-        # a handoff no longer `delivering` was settled by another worker while we were delivering
+        unsettled = outbox.waiting(conn, DELIVER, ids)
+        # Not `delivering` any more: settled by another worker (its outbox row is gone), or the
+        # agency acknowledged from inside its answer to our push (the row is still here).
         live = [job for job in jobs if current[job.handoff["id"]] == HandoffState.delivering]
-        _settle_delivered(hub, conn, [job for job in live if isinstance(job.outcome, Receipt)])
+        spoke = [
+            job
+            for job in jobs
+            if current[job.handoff["id"]] == HandoffState.acknowledged and job.handoff["id"] in unsettled
+        ]
+        delivered = [job for job in live + spoke if isinstance(job.outcome, Receipt)]
+        _settle_delivered(hub, conn, delivered, {job.handoff["id"]: current[job.handoff["id"]] for job in delivered})
         for job in live:
             if not isinstance(job.outcome, Receipt):
                 _settle_one(hub, conn, job)
+        # an error after the agency acknowledged: it has the case, so there is nothing to retry
+        outbox.done(conn, DELIVER, [job.handoff["id"] for job in spoke if not isinstance(job.outcome, Receipt)])
 
 
-def _settle_delivered(hub: Hub, conn: Connection, jobs: list[_Job]) -> None:
-    """The common outcome, written for the whole batch at once (a few statements, not a few per handoff)."""
+def _settle_delivered(hub: Hub, conn: Connection, jobs: list[_Job], states: dict[str, str]) -> None:
+    """The common outcome, written for the whole batch at once (a few statements, not a few per handoff).
+
+    A handoff the agency already acknowledged keeps that state; it only gains its delivery record.
+    """
     if not jobs:
         return
     at = now()
@@ -142,10 +155,11 @@ def _settle_delivered(hub: Hub, conn: Connection, jobs: list[_Job]) -> None:
         assert isinstance(receipt, Receipt)
         if hub.directory.adapter(h["agency_id"]).remote:
             circuit.record(conn, hub.settings, h, receipt)
-        values: dict[str, Any] = {"state": delivered, "last_error": None}
+        early = states[h["id"]] != HandoffState.delivering
+        values: dict[str, Any] = {"state": states[h["id"]] if early else delivered, "last_error": None}
         if receipt.agency_reference:
             values["agency_reference"] = receipt.agency_reference
-        if receipt.followup:
+        if receipt.followup and not early:
             values.update(followup=receipt.followup, followup_since=at)
         changes[h["id"]] = values
         data = {

@@ -15,6 +15,8 @@ HANDOFF_MOVES: dict[tuple[HandoffState, str], HandoffState] = {
     (H.delivering, "delivered"): H.delivered,
     (H.delivering, "retry"): H.pending,
     (H.delivering, "fail"): H.failed,
+    # an agency may acknowledge from inside its answer to our push, before that delivery settles
+    (H.delivering, "acknowledged"): H.acknowledged,
     (H.pending, "fail"): H.failed,
     (H.failed, "redeliver"): H.pending,
     # agency messages (from an adapter, the agency API or the central office recording a call)

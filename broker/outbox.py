@@ -99,6 +99,12 @@ def take_many(conn: Connection, topic: str, claims: list[tuple[str, str]], lease
     return {row.ref: int(row.attempts) for row in taken}
 
 
+def waiting(conn: Connection, topic: str, refs: list[str]) -> set[str]:
+    """Which of these refs still have work in the outbox (the others are done)."""
+    rows = conn.execute(select(outbox.c.ref).where(outbox.c.topic == topic, outbox.c.ref.in_(refs)))
+    return {r.ref for r in rows}
+
+
 def postpone(conn: Connection, topic: str, ref: str, seconds: float) -> None:
     """Try again in `seconds` (a retry delay kept in the database, never in a broker ETA).
 
