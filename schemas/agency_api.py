@@ -28,18 +28,7 @@ _ITEM: JsonDict = {
 
 _DETAIL: JsonDict = {
     **_ITEM,
-    "description": "انقطعت المياه عن منزلي في مجمع 525 منذ يوم الأحد ولم يصل أي رد من الخط الساخن.",
-    "language": "ar",
-    "channel": "portal",
-    "location": {"governorate": "northern", "block": "525", "road": "2511", "building": "1123"},
-    "attachments": [],
-    "citizen": {
-        "name": "فاطمة علي",
-        "cpr": "850412345",
-        "email": "fatima@example.bh",
-        "mobile": "+97333123456",
-        "preferred_language": "ar",
-    },
+    **{k: _CASE[k] for k in ("description", "language", "channel", "location", "attachments", "citizen")},
     "messages": [],
     "accepts": ["acknowledged", "progress", "answered", "needs_info", "transfer_requested", "rejected"],
 }
