@@ -14,11 +14,12 @@ In one run, on the same broker (a queue prefix of its own) and a scratch Postgre
 
 Agencies use the manual adapter (delivery is cheap), so the figures measure the hub, not an agency;
 `--rest` makes them REST agencies played by the bundled simulator (broker/simulators/rest_agency.py)
-in this process, and "delivered" then means the agency accepted the case and gave its ticket
-(its later acknowledgement is not measured). Latency is from the case's `created_at` (intake
-commit) to its `handoff.delivered` event's `created_at`. Settings come from the environment as in
-production, so a change can be measured without editing code: HUB_AGENCY_MAX_IN_FLIGHT (2 by
-default, which caps 8 agencies at about 16 deliveries in flight), HUB_TASK_BATCH, HUB_RELAY_INTERVAL.
+in this process, each acknowledging every case through the hub's agency API as soon as it has it;
+a case's trip then ends at its `message.acknowledged` event (delivered and acknowledged). Latency is
+from the case's `created_at` (intake commit) to that event (`handoff.delivered` for manual
+agencies). Settings come from the environment as in production, so a change can be measured
+without editing code: HUB_AGENCY_MAX_IN_FLIGHT (2 by default: at most 16 REST deliveries in flight
+over 8 agencies; manual agencies have no limit), HUB_TASK_BATCH, HUB_RELAY_INTERVAL.
 
     .venv/bin/python bench/throughput.py [--cases 2000] [--rate 50] [--paced-seconds 20] [--workers 1]
     HUB_AGENCY_MAX_IN_FLIGHT=200 .venv/bin/python bench/throughput.py --workers 2 [--rest]
@@ -50,11 +51,12 @@ import requests
 import yaml
 from sqlalchemy import Engine, create_engine, func, select, text
 
+from broker import agency_keys
 from broker.hub import Hub
 from broker.logging import configure_logging
 from broker.models import cases, events, handoffs, metadata
 from broker.settings import PROJECT_ROOT, Settings
-from broker.simulators.rest_agency import start_simulator
+from broker.simulators.rest_agency import Simulator, start_simulator
 from broker.store import upgrade
 
 HUB = str(Path(sys.executable).parent / "tawasul-hub")
@@ -286,27 +288,30 @@ def run_raw(procs: Processes, broker_url: str, prefix: str, n: int, concurrency:
 # ---------------------------------------------------------------- the hub
 
 
-def delivered_count(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return int(
-            conn.execute(select(func.count()).select_from(handoffs).where(handoffs.c.state == "delivered")).scalar_one()
-        )
+MILESTONE = {"manual": "handoff.delivered", "rest": "message.acknowledged"}
+"""Where a case's trip ends: delivered (manual agencies), or acknowledged by the agency (REST)."""
+milestone = MILESTONE["manual"]
 
 
-def settled_count(engine: Engine) -> int:
-    """Handoffs whose delivery is over, one way or the other."""
-    open_states = ("pending", "delivering")
+def reached_count(engine: Engine) -> int:
+    """Handoffs that reached the milestone."""
     with engine.connect() as conn:
-        query = select(func.count()).select_from(handoffs).where(handoffs.c.state.not_in(open_states))
+        query = select(func.count(func.distinct(events.c.handoff_id))).where(events.c.type == milestone)
+        return int(conn.execute(query).scalar_one())
+
+
+def failed_count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        query = select(func.count()).select_from(handoffs).where(handoffs.c.state == "failed")
         return int(conn.execute(query).scalar_one())
 
 
 def latencies(engine: Engine) -> list[float]:
-    """Intake commit → handoff.delivered, per case."""
+    """Intake commit → the milestone, per case."""
     q = (
         select(cases.c.created_at, events.c.created_at.label("delivered_at"))
         .join(events, events.c.case_id == cases.c.id)
-        .where(events.c.type == "handoff.delivered")
+        .where(events.c.type == milestone)
     )
     with engine.connect() as conn:
         return [(r.delivered_at - r.created_at).total_seconds() for r in conn.execute(q)]
@@ -314,21 +319,21 @@ def latencies(engine: Engine) -> list[float]:
 
 def last_delivery(engine: Engine) -> float:
     with engine.connect() as conn:
-        at = conn.execute(
-            select(func.max(events.c.created_at)).where(events.c.type == "handoff.delivered")
-        ).scalar_one()
+        at = conn.execute(select(func.max(events.c.created_at)).where(events.c.type == milestone)).scalar_one()
     return float(at.timestamp())
 
 
 def empty(engine: Engine) -> None:
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(t.name for t in metadata.sorted_tables)} RESTART IDENTITY CASCADE"))
+        kept = {"agency_keys"}  # the simulated agencies keep their keys from run to run
+        tables = ", ".join(t.name for t in metadata.sorted_tables if t.name not in kept)
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
 def finish(engine: Engine, label: str, n: int, t0: float) -> Figures:
-    wait_for(lambda: settled_count(engine) >= n, f"{n} handoffs to be delivered", timeout=600)
-    if (failed := settled_count(engine) - delivered_count(engine)) > 0:
-        print(f"    ({failed} handoffs FAILED; the figures count only the delivered ones)")
+    wait_for(lambda: reached_count(engine) + failed_count(engine) >= n, f"{n} handoffs: {milestone}", timeout=600)
+    if (failed := failed_count(engine)) > 0:
+        print(f"    ({failed} handoffs FAILED; the figures count only the others)")
     return Figures(label, n, last_delivery(engine) - t0, latencies(engine))
 
 
@@ -400,6 +405,15 @@ def run_paced(hub: Hub, base: str, bodies: list[dict[str, Any]], rate: float) ->
     return finish(engine, f"hub, paced HTTP intake at {rate:g} cases/s", len(bodies), t0)
 
 
+def agency_answers_by_callback(hub: Hub, rest: Simulator, base: str) -> None:
+    """Every simulated agency acknowledges each case through the agency API as soon as it has it."""
+    rest.controller.hub_url = base
+    for agency_id, agency in hub.directory.agencies.items():
+        if agency.adapter.kind == "rest":
+            rest.controller.hub_keys[agency_id] = agency_keys.create(hub.engine, hub.directory, agency_id, "bench").key
+            rest.controller.set_mode(agency_id, "ok", answer_after=0.0, push=True)
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -411,6 +425,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8, help="HTTP client threads")
     parser.add_argument("--batch", type=int, default=50, help="cases per request in batch intake")
     parser.add_argument("--workers", type=int, default=1, help="hub worker processes")
+    parser.add_argument("--api-workers", type=int, default=1, help="API processes")
     parser.add_argument(
         "--rest", action="store_true", help="REST agencies on the bundled simulator instead of manual ones"
     )
@@ -422,6 +437,8 @@ def main() -> None:
         "--broker-url", default=os.environ.get("TEST_RABBIT_URL", "amqp://guest:guest@127.0.0.1:5672//")
     )
     args = parser.parse_args()
+    global milestone
+    milestone = MILESTONE["rest" if args.rest else "manual"]
     only = set(args.only or ["raw", "batch", "http", "paced"])
     configure_logging("console", "WARNING")
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
@@ -468,11 +485,13 @@ def main() -> None:
             for n in range(args.workers):
                 procs.start(HUB, "worker", name=f"worker-{n}")
             procs.start(HUB, "scheduler", name="scheduler")
-            procs.start(HUB, "api", "--port", str(port), name="api")
+            procs.start(HUB, "api", "--port", str(port), "--workers", str(args.api_workers), name="api")
             wait_for(lambda: _up(base), "the API to start", timeout=60)
+            if rest:
+                agency_answers_by_callback(hub, rest, base)
             warm = case_bodies(20, categories, "warm")
             post(requests.Session(), base, warm[0])
-            wait_for(lambda: delivered_count(hub.engine) >= 1, "the warm-up case to be delivered", timeout=60)
+            wait_for(lambda: reached_count(hub.engine) >= 1, "the warm-up case to arrive", timeout=60)
             if "batch" in only:
                 results.append(run_batch_intake(hub, base, case_bodies(args.cases, categories, "batch"), args.batch, 2))
                 print(results[-1].line(), flush=True)

@@ -72,8 +72,19 @@ def run_scheduler(hub: Hub) -> None:
         stop.set()
 
 
-def run_api(hub: Hub, host: str, port: int) -> None:
-    """Serve the HTTP APIs (blocking)."""
+def run_api(hub: Hub, host: str, port: int, workers: int = 1) -> None:
+    """Serve the HTTP APIs (blocking); several worker processes each build their hub from the environment."""
+    if workers > 1:
+        uvicorn.run(
+            "broker.api:app_from_environment",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+        )
+        return
     uvicorn.run(create_app(hub), host=host, port=port, log_level="warning", access_log=False)
 
 

@@ -9,7 +9,7 @@ from broker.api.middleware import BodyGuard
 from broker.hub import Hub
 from schemas import EventPage
 
-__all__ = ["create_app"]
+__all__ = ["app_from_environment", "create_app"]
 
 DESCRIPTION = """
 The message broker between Tawasul, Bahrain's National Suggestions and Complaints System
@@ -50,3 +50,13 @@ def create_app(hub: Hub) -> FastAPI:
         """
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app for a hub built from HUB_* settings (uvicorn's factory, one per API process)."""
+    from broker.hub import get_hub
+    from broker.logging import configure_logging
+
+    hub = get_hub()
+    configure_logging(hub.settings.log_format, hub.settings.log_level)
+    return create_app(hub)

@@ -75,13 +75,17 @@ def serve(host: str = "127.0.0.1", port: int = 8700) -> None:
 
 
 @app.command()
-def api(host: str = "127.0.0.1", port: int = 8700) -> None:
+def api(
+    host: str = "127.0.0.1",
+    port: int = 8700,
+    workers: Annotated[int, typer.Option(min=1, help="API processes sharing the port.")] = 1,
+) -> None:
     """Run only the HTTP APIs (distributed set-up)."""
     from broker import runner
 
     hub = loaded_hub()
     require_api_key(hub)
-    runner.run_api(hub, host, port)
+    runner.run_api(hub, host, port, workers)
 
 
 @app.command()
