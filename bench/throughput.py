@@ -50,6 +50,7 @@ from typing import Any
 import requests
 import yaml
 from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy.exc import OperationalError
 
 from broker import agency_keys
 from broker.hub import Hub
@@ -211,7 +212,9 @@ def raw_worker(broker_url: str, queue: str, expect: int, done_file: str, concurr
         with lock:
             latencies.append(time.time() - sent)
             if len(latencies) == expect:
-                Path(done_file).write_text(json.dumps({"finished": time.time(), "latencies": latencies}))
+                partial = Path(f"{done_file}.part")  # written whole, then renamed: never read half-written
+                partial.write_text(json.dumps({"finished": time.time(), "latencies": latencies}))
+                partial.rename(done_file)
 
     app.worker_main(
         [
@@ -324,10 +327,17 @@ def last_delivery(engine: Engine) -> float:
 
 
 def empty(engine: Engine) -> None:
-    with engine.begin() as conn:
-        kept = {"agency_keys"}  # the simulated agencies keep their keys from run to run
-        tables = ", ".join(t.name for t in metadata.sorted_tables if t.name not in kept)
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    """Start a run on empty tables (a late agency callback of the last run may hold a lock: retry)."""
+    kept = {"agency_keys"}  # the simulated agencies keep their keys from run to run
+    tables = ", ".join(t.name for t in metadata.sorted_tables if t.name not in kept)
+    for attempt in range(5):
+        try:
+            with engine.begin() as conn:
+                conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            return
+        except OperationalError:
+            time.sleep(1 + attempt)
+    raise SystemExit("could not empty the tables between runs")
 
 
 def finish(engine: Engine, label: str, n: int, t0: float) -> Figures:
