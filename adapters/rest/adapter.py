@@ -21,7 +21,7 @@ from adapters.rest.body import BodyBuilder, context
 from adapters.rest.classify import RETRIABLE, classify, excerpt, read_json
 from adapters.rest.settings import RestSettings
 from adapters.signing import signed_headers
-from schemas import AgencyConfig, AgencyMessage, Envelope, Receipt
+from schemas import AgencyConfig, AgencyMessage, Envelope, Receipt, Reminder
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 HANDOFF_HEADER = "X-Tawasul-Handoff"
@@ -99,6 +99,16 @@ class RestAdapter(Adapter):
                 response_excerpt=excerpt(response),
             )
         return Receipt(agency_reference=str(found))
+
+    @override
+    def remind(self, reminder: Reminder) -> None:
+        path = self.settings.remind_path
+        if path is None:
+            return
+        target = path.format(handoff_id=reminder.handoff_id, agency_reference=reminder.agency_reference or "")
+        body = reminder.model_dump_json().encode("utf-8")
+        headers = {"Content-Type": "application/json; charset=utf-8", HANDOFF_HEADER: reminder.handoff_id}
+        classify(self._send("POST", target, body, headers), self._success)
 
     @override
     def poll(self, items: list[PollItem]) -> list[AgencyMessage]:  # PolledMessage, each with its status code

@@ -203,6 +203,9 @@ class RestSettings(_Strict):
     read_timeout: float = Field(default=30.0, gt=0)
     attachments: AttachmentPolicy = AttachmentPolicy()
     poll: PollSettings | None = None
+    remind_path: str | None = None
+    """Where deadline reminders are POSTed (the Reminder as JSON, signed); may hold `{handoff_id}`,
+    `{agency_reference}`. Without it the agency is reminded only through the follow-up queue."""
 
     def secret_envs(self) -> list[str]:
         """Every environment variable this agency's settings name (the signing secret first)."""

@@ -7,6 +7,7 @@ Endpoints (`{agency}` is any agency id):
 
 * `POST /{agency}/cases`: a delivery. The signature is checked when a secret is known for the
   agency (401 if wrong); the same Idempotency-Key always gets the same ticket id.
+* `POST /{agency}/…/reminders`: a deadline reminder, recorded (signature checked as above).
 * `GET /{agency}/cases/{ticket or handoff id}`: the case's current status (for polling).
 * `POST /_sim/oauth/token`: OAuth2 client credentials; tokens live `token_seconds`.
 * `POST /_sim/{agency}/mode`: how the agency behaves from now on (JSON of `Behaviour`'s fields).
@@ -393,17 +394,24 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(200, asdict(c.behaviour(parts[1])))
         elif len(parts) == 2 and parts[1] == "cases":
             self._deliver(parts[0], body)
+        elif len(parts) >= 2 and parts[-1] == "reminders":
+            signed = self._signature_ok(parts[0], body)
+            c._record(Request(parts[0], "POST", self.path, dict(self.headers.items()), body, signed))
+            self._reply(401 if signed is False else 200, {"received": signed is not False})
         else:
             self._reply(404, {"error": "not found"})
 
-    def _deliver(self, agency: str, body: bytes) -> None:
+    def _signature_ok(self, agency: str, body: bytes) -> bool | None:
+        """Whether the request is signed with the agency's secret (None: no secret known to check)."""
         c = self.server.controller
         key = c.secrets.get(agency, c.secrets.get("*"))
-        signature_ok = None
-        if key is not None:
-            signature_ok = verify(
-                key, self.headers.get(TIMESTAMP_HEADER, ""), self.headers.get(SIGNATURE_HEADER, ""), body
-            )
+        if key is None:
+            return None
+        return verify(key, self.headers.get(TIMESTAMP_HEADER, ""), self.headers.get(SIGNATURE_HEADER, ""), body)
+
+    def _deliver(self, agency: str, body: bytes) -> None:
+        c = self.server.controller
+        signature_ok = self._signature_ok(agency, body)
         c._record(Request(agency, "POST", self.path, dict(self.headers.items()), body, signature_ok))
         b = c._take_behaviour(agency)
         auth = self.headers.get("Authorization", "")

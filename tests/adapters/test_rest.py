@@ -432,3 +432,44 @@ def test_a_client_certificate_opens_an_agency_that_requires_mutual_tls(
         with pytest.raises(RetriableDeliveryError, match="unreachable"):
             without.deliver(envelope_for(agency))
         assert len(controller.requests()) == 1
+
+
+def test_a_deadline_reminder_reaches_the_agency_signed_and_in_both_languages(sim: Sim) -> None:
+    from datetime import UTC, datetime
+
+    from schemas import Reminder, ReminderKind
+
+    adapter, _agency = adapter_for(sim[0], remind_path="/cases/{agency_reference}/reminders")
+    reminder = Reminder(
+        handoff_id="h_01JREMIND",
+        case_reference="TW-2026-000101",
+        agency_reference="MOH-77",
+        kind=ReminderKind.warning,
+        answer_due_at=datetime(2026, 12, 3, 11, 0, tzinfo=UTC),
+        text_ar="اقترب موعد الرد على الحالة TW-2026-000101",
+        text_en="The answer to case TW-2026-000101 is due soon",
+    )
+    adapter.remind(reminder)
+    [r] = sim[1].requests(path_suffix="/reminders")
+    assert r.path.endswith("/cases/MOH-77/reminders") and r.signature_ok is True
+    assert r.json()["text_ar"] == reminder.text_ar and r.json()["kind"] == "warning"
+
+
+def test_without_a_remind_path_no_reminder_is_sent(sim: Sim) -> None:
+    from datetime import UTC, datetime
+
+    from schemas import Reminder, ReminderKind
+
+    adapter, _agency = adapter_for(sim[0])
+    due = datetime(2026, 12, 3, tzinfo=UTC)
+    adapter.remind(
+        Reminder(
+            handoff_id="h_1",
+            case_reference="TW-1",
+            kind=ReminderKind.overdue,
+            answer_due_at=due,
+            text_ar="متأخر",
+            text_en="late",
+        )
+    )
+    assert sim[1].requests(path_suffix="/reminders") == []
