@@ -377,9 +377,8 @@ def post(session: requests.Session, base: str, body: dict[str, Any]) -> None:
         raise SystemExit(f"intake answered {r.status_code}: {r.text[:300]}")
 
 
-def run_http_intake(hub: Hub, base: str, bodies: list[dict[str, Any]], clients: int) -> Figures:
-    engine = hub.engine
-    empty(engine)
+def poster(base: str) -> Callable[[dict[str, Any]], None]:
+    """POST one case per call, each client thread on its own kept-alive session."""
     local = threading.local()
 
     def send(body: dict[str, Any]) -> None:
@@ -387,6 +386,13 @@ def run_http_intake(hub: Hub, base: str, bodies: list[dict[str, Any]], clients: 
             local.session = requests.Session()
         post(local.session, base, body)
 
+    return send
+
+
+def run_http_intake(hub: Hub, base: str, bodies: list[dict[str, Any]], clients: int) -> Figures:
+    engine = hub.engine
+    empty(engine)
+    send = poster(base)
     t0 = time.time()
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(send, bodies))
@@ -400,13 +406,7 @@ def run_paced(hub: Hub, base: str, bodies: list[dict[str, Any]], rate: float) ->
     """Open loop: case i is sent at t0 + i/rate whatever the answers' pace."""
     engine = hub.engine
     empty(engine)
-    local = threading.local()
-
-    def send(body: dict[str, Any]) -> None:
-        if not hasattr(local, "session"):
-            local.session = requests.Session()
-        post(local.session, base, body)
-
+    send = poster(base)
     t0 = time.time()
     with ThreadPoolExecutor(16) as pool:
         for i, body in enumerate(bodies):
