@@ -27,6 +27,7 @@ def start_worker_thread(hub: Hub) -> WorkController:
         pool_cls="threads",
         concurrency=hub.settings.worker_concurrency,
         queues=[tasks.queue_name(hub.settings, t) for t in tasks.TASKS],
+        hostname=f"{hub.settings.queue_prefix}-{os.getpid()}@localhost",
         without_heartbeat=True,
         without_mingle=True,
         without_gossip=True,

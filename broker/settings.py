@@ -19,7 +19,7 @@ class Settings(BaseSettings):
         default=f"sqlite:///{PROJECT_ROOT / 'var' / 'hub.db'}",
         description="SQLAlchemy URL; SQLite (WAL) by default, postgresql+psycopg://… in production.",
     )
-    broker_url: str = Field(default="memory://", description="Celery broker; memory:// runs in-process.")
+    broker_url: str = Field(default="memory://localhost/", description="Celery broker; memory:// runs in-process.")
     queue_prefix: str = Field(default="hub", description="Prefix of every queue name (one hub per prefix).")
     config_dir: Path = Field(default=PROJECT_ROOT / "config", description="Where agencies.yaml lives.")
 
@@ -52,8 +52,3 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         """True when the store is the embedded SQLite file."""
         return self.database_url.startswith("sqlite")
-
-    @property
-    def is_embedded_broker(self) -> bool:
-        """True when the broker lives in this process (nothing survives a restart but the database)."""
-        return self.broker_url.startswith("memory://")

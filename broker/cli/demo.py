@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from broker import followup, runner
 from broker.api import create_app
 from broker.hub import Hub, set_hub
+from broker.logging import configure_logging
 from broker.models import handoffs
 from broker.settings import PROJECT_ROOT, Settings
 from broker.simulators import rest_agency
@@ -38,45 +39,66 @@ def _settings() -> Settings:
         overrides["database_url"] = f"sqlite:///{db}"
     if "HUB_NATIONAL_API_KEY" not in os.environ:
         overrides["national_api_key"] = secrets.token_urlsafe(24)
+    if "HUB_LOG_LEVEL" not in os.environ:
+        overrides["log_level"] = "WARNING"  # the tables tell the story; a line per case would drown them
     return Settings(**overrides)  # type: ignore[arg-type]
 
 
 def run_demo(port: int, once: bool) -> None:
-    """Start everything, submit the samples over HTTP, wait for delivery, print the queue."""
+    """Start everything, submit the samples over HTTP, wait for delivery and answers, print the queue."""
     hub = Hub(_settings())
+    configure_logging(hub.settings.log_format, hub.settings.log_level)
     set_hub(hub)
     upgrade(hub.engine)
     d = hub.directory
-    simulator = rest_agency.start_for_hub(hub, f"http://127.0.0.1:{port}")  # logs simulator.started with its URL
+    base = f"http://127.0.0.1:{port}"
+    simulator = rest_agency.start_for_hub(hub, base)  # plays the connected (REST) agencies
     out.print(f"[bold]Tawasul hub[/bold]: {len(d.agencies)} agencies, {len(d.categories)} categories loaded")
     worker = runner.start_worker_thread(hub)
     stop = runner.start_scheduler_thread(hub)
     server = uvicorn.Server(uvicorn.Config(create_app(hub), host="127.0.0.1", port=port, log_level="warning"))
     threading.Thread(target=server.run, name="hub-api", daemon=True).start()
-    base = f"http://127.0.0.1:{port}"
     _wait_for(lambda: requests.get(f"{base}/healthz", timeout=1).ok, "the API to start")
-
     key = hub.settings.national_api_key.get_secret_value()  # type: ignore[union-attr]
+    _submit_samples(base, key)
+    _wait_for(lambda: _count(hub, ("pending", "delivering")) == 0, "every handoff to be delivered")
+    out.print("waiting for the connected agencies (the simulator) to acknowledge and answer …")
+    _wait_for(lambda: _count(hub, ("delivered", "acknowledged"), adapter="rest") == 0, "the agencies' answers")
+    _show(hub)
+    out.print(f"API docs: {base}/docs   national-system key for this run: {key}")
+    out.print("Try: tawasul-hub followup list   (with HUB_DATABASE_URL=sqlite:///var/demo.db)")
+    try:
+        while not once:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    server.should_exit = True
+    if simulator is not None:
+        simulator.stop()
+    stop.set()
+    worker.stop(in_sighandler=False)
+
+
+def _submit_samples(base: str, key: str) -> None:
     lines = SAMPLES.read_text(encoding="utf-8").splitlines()
     languages: Counter[str] = Counter()
     with requests.Session() as http:
-        http.headers["X-API-Key"] = key
+        http.headers.update({"X-API-Key": key, "Content-Type": "application/json"})
         for line in lines:
-            r = http.post(
-                f"{base}/v1/cases", data=line.encode(), headers={"Content-Type": "application/json"}, timeout=10
-            )
-            r.raise_for_status()
+            http.post(f"{base}/v1/cases", data=line.encode(), timeout=10).raise_for_status()
             languages[json.loads(line)["language"]] += 1
     out.print(f"submitted {len(lines)} sample cases ({languages['ar']} Arabic, {languages['en']} English)")
 
-    def settled() -> bool:
-        with hub.engine.connect() as conn:
-            waiting = conn.execute(
-                select(func.count()).where(handoffs.c.state.in_(("pending", "delivering")))
-            ).scalar_one()
-        return waiting == 0
 
-    _wait_for(settled, "every handoff to be delivered")
+def _count(hub: Hub, states: tuple[str, ...], adapter: str | None = None) -> int:
+    query = select(func.count()).where(handoffs.c.state.in_(states))
+    if adapter:
+        query = query.where(handoffs.c.adapter == adapter)
+    with hub.engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def _show(hub: Hub) -> None:
     with hub.engine.connect() as conn:
         by_state = conn.execute(
             select(handoffs.c.adapter, handoffs.c.state, func.count()).group_by(handoffs.c.adapter, handoffs.c.state)
@@ -95,18 +117,6 @@ def run_demo(port: int, once: bool) -> None:
     for item in queue:
         q.add_row(item.handoff, item.reference, item.agency, item.subject)
     out.print(q)
-    out.print(f"API docs: {base}/docs   national-system key for this run: {key}")
-    out.print("Try: tawasul-hub followup list   (with HUB_DATABASE_URL=sqlite:///var/demo.db)")
-    try:
-        while not once:
-            time.sleep(1)
-    except KeyboardInterrupt:
-        pass
-    server.should_exit = True
-    if simulator is not None:
-        simulator.stop()
-    stop.set()
-    worker.stop(in_sighandler=False)
 
 
 def _wait_for(check: object, what: str, timeout: float = 60.0) -> None:
