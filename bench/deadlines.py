@@ -23,12 +23,12 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, text
 
-from broker.db import now
 from broker.hub import Hub
 from broker.logging import configure_logging
-from broker.models import handoffs
 from broker.settings import Settings
-from broker.store import upgrade
+from broker.store.engine import now
+from broker.store.migrate import upgrade
+from broker.store.tables import handoffs
 from broker.sweep import due_query, sweep
 
 DUE = 1000

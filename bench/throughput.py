@@ -13,7 +13,7 @@ In one run, on the same broker (a queue prefix of its own) and a scratch Postgre
 4. paced: cases POSTed over HTTP at a fixed rate (50/s by default), for latency.
 
 Agencies use the manual adapter (delivery is cheap), so the figures measure the hub, not an agency;
-`--rest` makes them REST agencies played by the bundled simulator (broker/simulators/rest_agency.py)
+`--rest` makes them REST agencies played by the bundled simulator (adapters/testing/rest_agency/)
 in this process, each acknowledging every case through the hub's agency API as soon as it has it;
 a case's trip then ends at its `message.acknowledged` event (delivered and acknowledged). Latency is
 from the case's `created_at` (intake commit) to that event (`handoff.delivered` for manual
@@ -52,13 +52,13 @@ import yaml
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.exc import OperationalError
 
+from adapters.testing.rest_agency import Simulator, start_simulator
 from broker import agency_keys
 from broker.hub import Hub
 from broker.logging import configure_logging
-from broker.models import cases, events, handoffs, metadata
 from broker.settings import PROJECT_ROOT, Settings
-from broker.simulators.rest_agency import Simulator, start_simulator
-from broker.store import upgrade
+from broker.store.migrate import upgrade
+from broker.store.tables import cases, events, handoffs, metadata
 
 HUB = str(Path(sys.executable).parent / "tawasul-hub")
 API_KEY = "bench-national-key-0123456789"
@@ -515,7 +515,7 @@ def main() -> None:
         finally:
             procs.stop_all()
             hub.engine.dispose()
-            delete_queues(args.broker_url, [f"{prefix}.{q}" for q in ("raw", "deliver", "notify")])
+            delete_queues(args.broker_url, [f"{prefix}.{q}" for q in ("raw", "deliver", "webhook")])
             if rest:
                 rest.stop()
         raw = next((r for r in results if r.label.startswith("raw")), None)

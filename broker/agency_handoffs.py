@@ -8,7 +8,7 @@ from sqlalchemy import Connection, select
 
 from broker.errors import NotFound
 from broker.lifecycle import allows
-from broker.models import agency_messages, cases, handoffs
+from broker.store.tables import agency_messages, cases, handoffs
 from schemas import HandoffState, MessageKind
 from schemas.agency_api import AgencyHandoff, AgencyHandoffItem, AgencyHandoffPage, SentMessage
 

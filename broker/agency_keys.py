@@ -25,10 +25,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, Row, insert, or_, select, update
 
 from broker.config import Directory
-from broker.db import now, transaction
 from broker.errors import HubError, NotFound
 from broker.ids import new_id
-from broker.models import agency_keys
+from broker.store.engine import now, transaction
+from broker.store.tables import agency_keys
 
 log = structlog.get_logger(__name__)
 

@@ -21,10 +21,10 @@ from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.errors import DeliveryError, RetriableDeliveryError
-from broker.db import now
-from broker.models import agency_circuits, handoffs
-from broker.records import update_handoff
 from broker.settings import Settings
+from broker.store.engine import now
+from broker.store.handoffs import update_handoff
+from broker.store.tables import agency_circuits, handoffs
 from schemas import HandoffState, Receipt
 
 log = structlog.get_logger(__name__)

@@ -15,11 +15,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select, update
 
 from broker import events
-from broker.cases import find_case_id
-from broker.db import now, transaction
 from broker.errors import InvalidTransition, NotFound, Unprocessable
-from broker.models import cases, handoffs
 from broker.sla import SlaPolicy
+from broker.store.cases import find_case_id
+from broker.store.engine import now, transaction
+from broker.store.tables import cases, handoffs
 from schemas import OPEN_STATES, CitizenInfo, HandoffState, MessageKind
 from schemas.sla import WorkingDuration
 

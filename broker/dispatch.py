@@ -6,7 +6,6 @@ outcome committed with its events. A message seen twice, or for work already don
 
 from __future__ import annotations
 
-import random
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -16,12 +15,14 @@ from sqlalchemy import Connection, select
 
 from adapters.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError
 from broker import circuit, events, isolation, outbox
-from broker.db import now, transaction
 from broker.hub import Hub
-from broker.intake import DELIVER
 from broker.lifecycle import next_handoff_state
-from broker.models import cases, handoffs
-from broker.records import move_cases, update_handoff, update_handoffs
+from broker.outbox import DELIVER
+from broker.retry import backoff
+from broker.store.cases import move_cases
+from broker.store.engine import now, transaction
+from broker.store.handoffs import update_handoff, update_handoffs
+from broker.store.tables import cases, handoffs
 from schemas import CaseIn, Envelope, HandoffState, Receipt
 
 log = structlog.get_logger(__name__)
@@ -36,15 +37,6 @@ class _Job:
     case: CaseIn
     attempt: int
     outcome: Receipt | DeliveryError | None = None
-
-
-def backoff(attempt: int, base: float, cap: float, retry_after: float | None = None) -> float:
-    """Seconds before the next try: exponential, capped, with jitter; never sooner than Retry-After."""
-    delay = min(cap, base * 2 ** max(attempt - 1, 0))
-    delay = random.uniform(delay / 2, delay)
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, cap))
-    return delay
 
 
 def deliver(hub: Hub, claims: list[tuple[str, str]]) -> None:

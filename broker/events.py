@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
-from broker.db import now
-from broker.models import cases, events
+from broker.store.engine import now
+from broker.store.tables import cases, events
 from schemas import Event
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, select
 
 from broker import events
 from broker.errors import NotFound
-from broker.models import agency_messages, cases, handoffs
+from broker.store.tables import agency_messages, cases, handoffs
 from schemas import Event
 
 

@@ -9,8 +9,8 @@ from functools import cached_property
 from sqlalchemy import Engine
 
 from broker.config import Directory, load_directory
-from broker.db import make_engine
 from broker.settings import Settings
+from broker.store.engine import make_engine
 
 
 @dataclass

@@ -12,16 +12,15 @@ from sqlalchemy.exc import IntegrityError
 
 from broker import deadlines, events, outbox
 from broker.config import Directory
-from broker.db import now, transaction
 from broker.errors import Unprocessable
 from broker.ids import new_id
-from broker.models import cases, handoffs
+from broker.outbox import DELIVER
 from broker.routing import route
+from broker.store.engine import now, transaction
+from broker.store.tables import cases, handoffs
 from schemas import CaseIn, CaseState, HandoffState
 
 log = structlog.get_logger(__name__)
-
-DELIVER = "deliver"
 
 
 @dataclass(frozen=True)

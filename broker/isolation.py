@@ -26,11 +26,11 @@ from adapters.errors import RetriableDeliveryError
 from adapters.registry import adapter_class
 from broker import circuit, outbox
 from broker.circuit import Circuit, CircuitState
-from broker.db import now
 from broker.hub import Hub
-from broker.models import outbox as outbox_table
 from broker.outbox import Work
 from broker.settings import Settings
+from broker.store.engine import now
+from broker.store.tables import outbox as outbox_table
 from schemas import AgencyConfig
 
 _CLAIM_LOCK = 0x7441_636C  # arbitrary, constant advisory-lock key for per-agency claims

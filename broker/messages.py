@@ -15,13 +15,14 @@ from sqlalchemy import Connection, Engine, insert, select
 
 from broker import deadlines, events
 from broker.config import Directory
-from broker.db import now, transaction
 from broker.errors import NotFound, Unprocessable
 from broker.ids import new_id
 from broker.intake import create_handoff
 from broker.lifecycle import next_handoff_state
-from broker.models import agency_messages, cases, handoffs
-from broker.records import move_case, update_handoff
+from broker.store.cases import move_case
+from broker.store.engine import now, transaction
+from broker.store.handoffs import update_handoff
+from broker.store.tables import agency_messages, cases, handoffs
 from schemas import AgencyMessage, HandoffState, MessageKind
 
 log = structlog.get_logger(__name__)

@@ -14,8 +14,13 @@ from datetime import timedelta
 from sqlalchemy import ColumnElement, Connection, delete, insert, select, tuple_, update
 
 from broker import wakeup
-from broker.db import now
-from broker.models import outbox
+from broker.store.engine import now
+from broker.store.tables import outbox
+
+DELIVER = "deliver"
+"""Topic: deliver one handoff to its agency (ref: the handoff id)."""
+WEBHOOK = "webhook"
+"""Topic: send the next events to the national system (ref: the webhook cursor's name)."""
 
 
 @dataclass(frozen=True)

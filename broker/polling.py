@@ -20,8 +20,8 @@ from adapters.base import PollItem
 from broker.errors import InvalidTransition, NotFound
 from broker.hub import Hub
 from broker.messages import record_message
-from broker.models import handoffs
 from broker.scheduler import PERIODIC, Periodic
+from broker.store.tables import handoffs
 from schemas import AgencyMessage, HandoffState
 
 log = structlog.get_logger(__name__)

@@ -13,10 +13,10 @@ from itertools import islice
 import structlog
 from sqlalchemy import Connection, text, update
 
-from broker import events, isolation, notify, outbox
-from broker.db import now, transaction
+from broker import events, isolation, outbox, webhook
 from broker.hub import Hub
-from broker.models import outbox as outbox_table
+from broker.store.engine import now, transaction
+from broker.store.tables import outbox as outbox_table
 
 log = structlog.get_logger(__name__)
 
@@ -51,8 +51,8 @@ class Relay:
         with transaction(self.hub.engine) as conn:
             if _sequencer_lock(conn):
                 events.sequence(conn)
-            if s.webhook_url and notify.behind(conn):
-                outbox.ensure(conn, notify.NOTIFY, notify.WEBHOOK)
+            if s.webhook_url and webhook.behind(conn):
+                outbox.ensure(conn, outbox.WEBHOOK, webhook.CURSOR)
             claimed = isolation.claim_due(conn, self.hub, s.relay_batch, s.lease_seconds, self.skip_locked)
         if not claimed:
             return 0

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from broker.deadlines import OPEN
-from broker.models import handoffs
 from broker.sla import SlaPolicy
+from broker.store.tables import handoffs
 from schemas import HandoffState
 
 _NOT_ANSWERABLE = {HandoffState.transferred.value, HandoffState.cancelled.value}

@@ -13,13 +13,13 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select
 
 from broker import deadlines, events
-from broker.cases import find_case_id
-from broker.db import transaction
 from broker.errors import InvalidTransition, NotFound
 from broker.lifecycle import next_handoff_state
-from broker.models import agency_messages, cases, handoffs
-from broker.records import move_case, update_handoff
 from broker.sla import SlaPolicy
+from broker.store.cases import find_case_id, move_case
+from broker.store.engine import transaction
+from broker.store.handoffs import update_handoff
+from broker.store.tables import agency_messages, cases, handoffs
 from schemas import CaseState, HandoffState
 
 _SETTLED = {HandoffState.accepted, HandoffState.transferred, HandoffState.cancelled, HandoffState.failed}

@@ -14,7 +14,7 @@ from broker import scheduler, tasks
 from broker import sweep as _sweep  # noqa: F401 - registers the deadline sweep
 from broker.api import create_app
 from broker.hub import Hub
-from broker.store import upgrade
+from broker.store.migrate import upgrade
 
 log = structlog.get_logger(__name__)
 

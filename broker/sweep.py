@@ -22,12 +22,12 @@ import structlog
 from sqlalchemy import Connection, Select, select, update
 
 from broker import events
-from broker.db import now, transaction
 from broker.deadlines import OPEN, next_check
 from broker.hub import Hub
-from broker.models import cases, handoffs
 from broker.scheduler import PERIODIC, Periodic
 from broker.sla import SlaPolicy
+from broker.store.engine import now, transaction
+from broker.store.tables import cases, handoffs
 from schemas.sla import Reminder, ReminderKind
 
 log = structlog.get_logger(__name__)

@@ -7,15 +7,15 @@ from typing import Any
 from celery import Celery
 from kombu.entity import Exchange, Queue
 
-from broker import dispatch, notify
+from broker import dispatch, webhook
 from broker.hub import get_hub
-from broker.intake import DELIVER
+from broker.outbox import DELIVER, WEBHOOK
 from broker.settings import Settings
 
 celery_app = Celery("tawasul_hub")
 """Configured by `configure`; creating it opens no connection."""
 
-TASKS = {DELIVER: "hub.deliver", notify.NOTIFY: "hub.notify"}
+TASKS = {DELIVER: "hub.deliver", WEBHOOK: "hub.webhook"}
 
 
 def queue_name(settings: Settings, topic: str) -> str:
@@ -72,8 +72,8 @@ def deliver_task(claims: list[Any]) -> None:
     dispatch.deliver(get_hub(), [(ref, token) for ref, token in claims])
 
 
-@celery_app.task(name="hub.notify", ignore_result=True)
-def notify_task(claims: list[Any]) -> None:
-    """Send the next webhook batch to the national system (see broker.notify)."""
+@celery_app.task(name="hub.webhook", ignore_result=True)
+def webhook_task(claims: list[Any]) -> None:
+    """Send the next webhook batch to the national system (see broker.webhook)."""
     for _ref, token in claims:
-        notify.send_webhook(get_hub(), token)
+        webhook.send_webhook(get_hub(), token)

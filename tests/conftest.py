@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from broker.hub import Hub, set_hub
-from broker.models import metadata
 from broker.settings import PROJECT_ROOT, Settings
-from broker.store import upgrade
+from broker.store.migrate import upgrade
+from broker.store.tables import metadata
 from schemas import CaseIn
 from tests.services import PG_ADMIN_URL, require
 

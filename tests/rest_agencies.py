@@ -10,11 +10,11 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from adapters.testing.rest_agency import Controller, simulate_agencies
 from broker.hub import Hub
 from broker.intake import submit_cases
-from broker.models import handoffs
 from broker.settings import PROJECT_ROOT
-from broker.simulators import Controller, simulate_agencies
+from broker.store.tables import handoffs
 from schemas import AgencyConfig, CaseIn
 from tests.support import pump
 
@@ -52,7 +52,7 @@ def hub_on_simulator(hub: Hub, sim: tuple[str, Controller], tmp_path: Path, monk
     monkeypatch.setenv("HUB_SIMULATOR_URL", url)
     hub.settings = hub.settings.model_copy(update={"config_dir": config})
     env: dict[str, str] = {}
-    simulate_agencies(hub.directory, controller, env)
+    simulate_agencies(hub.directory.agencies.values(), controller, env)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return hub

@@ -11,10 +11,10 @@ from contextlib import contextmanager
 import requests
 import uvicorn
 
-from broker import dispatch, notify
+from broker import dispatch, webhook
 from broker.api import create_app
 from broker.hub import Hub
-from broker.intake import DELIVER
+from broker.outbox import DELIVER, WEBHOOK
 from broker.relay import Relay
 
 
@@ -24,9 +24,9 @@ def local_publish(hub: Hub) -> Callable[[str, list[tuple[str, str]]], None]:
     def publish(topic: str, claims: list[tuple[str, str]]) -> None:
         if topic == DELIVER:
             dispatch.deliver(hub, claims)
-        elif topic == notify.NOTIFY:
+        elif topic == WEBHOOK:
             for _ref, token in claims:
-                notify.send_webhook(hub, token)
+                webhook.send_webhook(hub, token)
 
     return publish
 

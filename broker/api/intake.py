@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from broker import events
 from broker.api.deps import get_hub_dep, national_system
-from broker.cases import find_case_id, get_case
 from broker.errors import Unprocessable
 from broker.hub import Hub
 from broker.intake import submit_cases
+from broker.store.cases import find_case_id, get_case
 from schemas import AcceptedCase, BatchAccepted, CaseBatch, CaseIn, CaseOut, Event, EventPage
 
 router = APIRouter(prefix="/v1", tags=["national system"])

@@ -8,10 +8,9 @@ from typing import Annotated
 
 import typer
 from pydantic import BaseModel, ValidationError
-from rich.console import Console
 
 from broker.cli import agencies, deadlines, followup, report, review
-from broker.errors import ConfigError
+from broker.cli._hub import err, loaded_hub, require_api_key
 from broker.hub import Hub, get_hub, set_hub
 from broker.logging import configure_logging
 from broker.settings import Settings
@@ -29,8 +28,6 @@ app.add_typer(agencies.app, name="agencies")
 app.add_typer(deadlines.app, name="deadlines")
 app.add_typer(report.app, name="report")
 
-err = Console(stderr=True)
-
 
 @app.callback()
 def main() -> None:
@@ -43,25 +40,6 @@ def main() -> None:
         raise typer.Exit(2) from None
     configure_logging(settings.log_format, settings.log_level)
     set_hub(Hub(settings))
-
-
-def loaded_hub() -> Hub:
-    """The hub with its configuration checked; a bad config ends the command with every problem."""
-    hub = get_hub()
-    try:
-        hub.directory  # noqa: B018 - loading validates
-    except ConfigError as exc:
-        for problem in exc.problems:
-            err.print(f"[red]{problem}[/red]")
-        raise typer.Exit(2) from None
-    return hub
-
-
-def require_api_key(hub: Hub) -> None:
-    """Refuse to serve without the national system's key (secrets come only from the environment)."""
-    if hub.settings.national_api_key is None:
-        err.print("[red]HUB_NATIONAL_API_KEY is not set: the intake API would admit nobody.[/red]")
-        raise typer.Exit(2)
 
 
 @app.command()
@@ -118,7 +96,7 @@ def demo(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the store's tables to the latest schema."""
-    from broker.store import upgrade
+    from broker.store.migrate import upgrade
 
     upgrade(get_hub().engine)
     err.print("database is up to date")

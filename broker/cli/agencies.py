@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from broker import agency_keys
+from broker.cli._hub import loaded_hub
 from broker.cli.status import circuits
 from broker.errors import NotFound
 
@@ -27,8 +28,6 @@ def create(
     by: Annotated[str | None, typer.Option(help="Who issued it (default: your login).")] = None,
 ) -> None:
     """Issue an API key for AGENCY and print it once; only its hash is kept."""
-    from broker.cli import loaded_hub
-
     hub = loaded_hub()
     if agency not in hub.directory.agencies:
         err.print(f"[red]AGENCY: unknown agency '{agency}'[/red]")
@@ -44,8 +43,6 @@ def create(
 @keys_app.command("revoke")
 def revoke(key_id: Annotated[str, typer.Argument(help="The key's id (k_…) or its lookup part.")]) -> None:
     """Revoke a key; running API processes refuse it within a minute at most."""
-    from broker.cli import loaded_hub
-
     hub = loaded_hub()
     try:
         info = agency_keys.revoke(hub.engine, key_id)
@@ -62,8 +59,6 @@ def revoke(key_id: Annotated[str, typer.Argument(help="The key's id (k_…) or i
 @keys_app.command("list")
 def list_keys(agency: Annotated[str | None, typer.Argument(help="Only this agency's keys.")] = None) -> None:
     """Every key with its agency, who issued it and whether it is revoked (never the secret)."""
-    from broker.cli import loaded_hub
-
     hub = loaded_hub()
     if agency is not None and agency not in hub.directory.agencies:
         err.print(f"[red]AGENCY: unknown agency '{agency}'[/red]")

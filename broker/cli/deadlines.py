@@ -11,8 +11,9 @@ import typer
 from rich.console import Console
 
 from broker import deadlines as core
+from broker.cli._hub import loaded_hub
 from broker.errors import InvalidTransition, NotFound, Unprocessable
-from broker.models import handoffs
+from broker.store.tables import handoffs
 
 app = typer.Typer(no_args_is_help=True, help="Deadlines (المواعيد النهائية).")
 extension_app = typer.Typer(no_args_is_help=True, help="Extensions an agency asks for; the central office decides.")
@@ -36,8 +37,6 @@ def _fail(exc: Exception, code: int) -> typer.Exit:
 def show(handoff: str) -> None:
     """A handoff's deadlines, in Bahrain time."""
     from sqlalchemy import select
-
-    from broker.cli import loaded_hub
 
     hub = loaded_hub()
     with hub.engine.connect() as conn:
@@ -63,7 +62,6 @@ def show(handoff: str) -> None:
 @app.command()
 def sweep() -> None:
     """Run one sweep now (the scheduler runs it every minute)."""
-    from broker.cli import loaded_hub
     from broker.sweep import sweep as run_sweep
 
     result = run_sweep(loaded_hub())
@@ -81,8 +79,6 @@ def request(
     by: By = None,
 ) -> None:
     """Record an agency's request for more time."""
-    from broker.cli import loaded_hub
-
     if not reason.strip():
         err.print("[red]--reason: required[/red]")
         raise typer.Exit(2)
@@ -97,8 +93,6 @@ def request(
 
 
 def _decide(handoff: str, grant: bool, note: str, by: str | None) -> None:
-    from broker.cli import loaded_hub
-
     hub = loaded_hub()
     try:
         data = core.decide_extension(

@@ -16,14 +16,14 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
-from broker import followup, runner
+from adapters.testing.rest_agency import DEMO_PORT, Controller, Simulator, simulate_agencies, start_simulator
+from broker import agency_keys, followup, runner
 from broker.api import create_app
 from broker.hub import Hub, set_hub
 from broker.logging import configure_logging
-from broker.models import handoffs
 from broker.settings import PROJECT_ROOT, Settings
-from broker.simulators import rest_agency
-from broker.store import upgrade
+from broker.store.migrate import upgrade
+from broker.store.tables import handoffs
 
 out = Console()
 SAMPLES = PROJECT_ROOT / "config" / "samples" / "cases.jsonl"
@@ -52,7 +52,7 @@ def run_demo(port: int, once: bool) -> None:
     upgrade(hub.engine)
     d = hub.directory
     base = f"http://127.0.0.1:{port}"
-    simulator = rest_agency.start_for_hub(hub, base)  # plays the connected (REST) agencies
+    simulator = start_simulator_for(hub, base)  # plays the connected (REST) agencies
     out.print(f"[bold]Tawasul hub[/bold]: {len(d.agencies)} agencies, {len(d.categories)} categories loaded")
     worker = runner.start_worker_thread(hub)
     stop = runner.start_scheduler_thread(hub)
@@ -77,6 +77,24 @@ def run_demo(port: int, once: bool) -> None:
         simulator.stop()
     stop.set()
     worker.stop(in_sighandler=False)
+
+
+def start_simulator_for(hub: Hub, hub_url: str, *, answer_after: float = 5.0) -> Simulator | None:
+    """Play every REST agency of `hub` (for the demo); None when HUB_SIMULATOR_URL points elsewhere.
+
+    Polled agencies change their status after `answer_after` seconds; the others acknowledge and
+    answer through the hub's agency API with a key issued here for this run.
+    """
+    if "HUB_SIMULATOR_URL" in os.environ:
+        return None
+    sim = start_simulator(DEMO_PORT, controller=Controller(hub_url=hub_url))
+    for agency_id in simulate_agencies(hub.directory.agencies.values(), sim.controller):
+        push = not hub.directory.adapter(agency_id).capabilities.polling
+        if push:
+            issued = agency_keys.create(hub.engine, hub.directory, agency_id, created_by="demo")
+            sim.controller.hub_keys[agency_id] = issued.key
+        sim.controller.set_mode(agency_id, "ok", answer_after=answer_after, push=push)
+    return sim
 
 
 def _submit_samples(base: str, key: str) -> None:

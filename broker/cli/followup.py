@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from broker import followup as core
+from broker.cli._hub import loaded_hub
 from broker.errors import InvalidTransition, NotFound, Unprocessable
 from broker.messages import record_message
 from schemas import AgencyMessage, MessageKind
@@ -37,8 +38,6 @@ def list_queue(
     limit: int = 200,
 ) -> None:
     """What waits on the central office: manual agencies, failed deliveries, late handoffs."""
-    from broker.cli import loaded_hub
-
     hub = loaded_hub()
     if agency and agency not in hub.directory.agencies:
         err.print(f"[red]--agency: unknown agency '{agency}'[/red]")
@@ -64,8 +63,6 @@ def list_queue(
 @app.command()
 def show(handoff: str) -> None:
     """One handoff: the case, the agency's contacts, messages so far and the case's events."""
-    from broker.cli import loaded_hub
-
     hub = loaded_hub()
     try:
         with hub.engine.connect() as conn:
@@ -100,8 +97,6 @@ def record(
     by: Annotated[str | None, typer.Option(help="Who recorded it (default: your login).")] = None,
 ) -> None:
     """Record what an agency said by phone or letter; it flows on like a connected agency's message."""
-    from broker.cli import loaded_hub
-
     hub = loaded_hub()
     if kind in (MessageKind.answered, MessageKind.needs_info) and not text.strip():
         err.print(f"[red]--text: required when recording {kind.value}[/red]")

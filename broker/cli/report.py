@@ -13,8 +13,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from broker.db import now
+from broker.cli._hub import loaded_hub
 from broker.reports import AgencySla, sla_report
+from broker.store.engine import now
 
 app = typer.Typer(no_args_is_help=True, help="Statistics (الإحصاءات).")
 out = Console()
@@ -29,8 +30,6 @@ def sla(
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV with a header line.")] = False,
 ) -> None:
     """Per agency: acknowledged and answered on time, working days to answer, overdue now."""
-    from broker.cli import loaded_hub
-
     if as_json and as_csv:
         err.print("[red]--json and --csv: choose one[/red]")
         raise typer.Exit(2)

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from broker import review as core
+from broker.cli._hub import loaded_hub
 from broker.errors import InvalidTransition, NotFound
 
 app = typer.Typer(no_args_is_help=True, help="Review agencies' answers (مراجعة الردود).")
@@ -25,8 +26,6 @@ def _actor(by: str | None) -> str:
 @app.command("list")
 def list_answers(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Answers waiting for review, oldest first."""
-    from broker.cli import loaded_hub
-
     with loaded_hub().engine.connect() as conn:
         items = core.awaiting(conn)
     if as_json:
@@ -48,8 +47,6 @@ def accept(
     handoff: str, by: Annotated[str | None, typer.Option(help="Reviewer (default: your login).")] = None
 ) -> None:
     """Accept an agency's answer; the case is replied once every agency's part is settled."""
-    from broker.cli import loaded_hub
-
     try:
         state = core.accept(loaded_hub().engine, handoff, _actor(by))
     except (NotFound, InvalidTransition) as exc:
@@ -65,8 +62,6 @@ def return_answer(
     by: Annotated[str | None, typer.Option(help="Reviewer (default: your login).")] = None,
 ) -> None:
     """Send an answer back to its agency with the reason."""
-    from broker.cli import loaded_hub
-
     try:
         hub = loaded_hub()
         core.send_back(hub.engine, hub.directory.sla, handoff, reason, _actor(by))
@@ -81,8 +76,6 @@ def close(
     case: str, by: Annotated[str | None, typer.Option(help="Who closes it (default: your login).")] = None
 ) -> None:
     """Close a replied case (by id or national reference)."""
-    from broker.cli import loaded_hub
-
     try:
         core.close(loaded_hub().engine, case, _actor(by))
     except (NotFound, InvalidTransition) as exc:

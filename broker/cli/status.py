@@ -11,6 +11,7 @@ from rich.table import Table
 
 from broker import isolation
 from broker.circuit import CircuitState
+from broker.cli._hub import loaded_hub
 
 out = Console()
 
@@ -26,8 +27,6 @@ def circuits(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document, for scripts.")] = False,
 ) -> None:
     """Which agencies the hub has parked (circuit open) and how many deliveries each has in flight."""
-    from broker.cli import loaded_hub
-
     hub = loaded_hub()
     with hub.engine.connect() as conn:
         rows = isolation.status(conn, hub)

@@ -18,8 +18,8 @@ from adapters.errors import PermanentDeliveryError, RetriableDeliveryError
 from adapters.rest import RestAdapter
 from adapters.signing import verify
 from adapters.testing import SAMPLE_CASE, AdapterContract, envelope_for
+from adapters.testing.rest_agency import NESTED, Controller, running_simulator
 from broker.hub import Hub
-from broker.simulators import NESTED, Controller, running_simulator
 from schemas import AgencyConfig, CaseIn
 from tests.conftest import make_case
 from tests.rest_agencies import SECRET, SECRET_ENV, change_adapter, deliver, hub_on_simulator, rest_agency

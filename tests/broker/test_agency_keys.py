@@ -12,7 +12,7 @@ from broker import agency_keys
 from broker.agency_keys import CACHE_SECONDS, KeyRefused, VerifiedKeys
 from broker.errors import NotFound
 from broker.hub import Hub
-from broker.models import agency_keys as table
+from broker.store.tables import agency_keys as table
 
 AGENCY = "ministry-of-works"
 

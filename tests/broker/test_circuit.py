@@ -13,10 +13,10 @@ from structlog.testing import capture_logs
 from adapters.testing import StubSettings
 from broker import circuit, dispatch, followup
 from broker.circuit import Circuit, CircuitState, Policy, after_failure, after_success, allowance, start_probe
-from broker.db import now, transaction
 from broker.hub import Hub
-from broker.models import agency_circuits, handoffs, outbox
 from broker.relay import Relay
+from broker.store.engine import now, transaction
+from broker.store.tables import agency_circuits, handoffs, outbox
 from tests.broker.agency_setup import hub_with_agencies, submit
 from tests.support import pump, wait_until
 

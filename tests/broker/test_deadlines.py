@@ -20,7 +20,7 @@ from broker.errors import NotFound, Unprocessable
 from broker.hub import Hub
 from broker.intake import submit_cases
 from broker.messages import record_message
-from broker.models import handoffs
+from broker.store.tables import handoffs
 from broker.sweep import sweep
 from schemas import AgencyMessage, MessageKind
 from tests.conftest import API_KEY, make_case

@@ -7,10 +7,10 @@ from typing_extensions import override
 from adapters.errors import RetriableDeliveryError
 from adapters.testing import StubAdapter, StubSettings
 from broker import events
-from broker.cases import get_case
 from broker.hub import Hub
 from broker.intake import submit_cases
 from broker.messages import record_message
+from broker.store.cases import get_case
 from schemas import AgencyMessage, Envelope, MessageKind, Receipt
 from tests.conftest import make_case
 from tests.support import pump

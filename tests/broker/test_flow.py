@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from broker import events, followup
-from broker.cases import get_case
 from broker.hub import Hub
 from broker.intake import submit_cases
 from broker.messages import record_message
+from broker.store.cases import get_case
 from schemas import AgencyMessage, MessageKind
 from tests.conftest import make_case
 from tests.support import pump

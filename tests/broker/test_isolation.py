@@ -16,11 +16,11 @@ from adapters.base import Adapter
 from adapters.testing import StubSettings
 from broker import circuit, dispatch, isolation
 from broker.circuit import Circuit, CircuitState
-from broker.db import now
 from broker.hub import Hub
-from broker.models import handoffs
 from broker.relay import Relay
 from broker.runner import start_scheduler_thread, start_worker_thread
+from broker.store.engine import now
+from broker.store.tables import handoffs
 from schemas import Envelope, Receipt
 from tests.broker.agency_setup import hub_with_agencies, submit
 from tests.support import wait_until

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from adapters.testing.rest_agency import NESTED, Controller, running_simulator
 from broker import agency_keys, events, scheduler
 from broker.hub import Hub
 from broker.intake import submit_cases
-from broker.models import agency_messages
 from broker.polling import poll_agencies, poll_agency
-from broker.simulators import NESTED, Controller, running_simulator
+from broker.store.tables import agency_messages
 from tests.conftest import make_case
 from tests.rest_agencies import change_adapter, deliver, handoff, hub_on_simulator
 from tests.support import free_port, live_api, local_publish, wait_until

@@ -7,13 +7,13 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from broker import events, review
-from broker.cases import get_case
 from broker.cli import app
 from broker.errors import InvalidTransition
 from broker.hub import Hub
 from broker.intake import submit_cases
 from broker.messages import record_message
-from broker.models import handoffs
+from broker.store.cases import get_case
+from broker.store.tables import handoffs
 from schemas import AgencyMessage, MessageKind
 from tests.conftest import make_case
 from tests.support import pump

@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from broker.hub import Hub
-from broker.models import metadata
-from broker.store import upgrade
+from broker.store.migrate import upgrade
+from broker.store.tables import metadata
 
 
 def test_the_migrated_schema_matches_the_declared_tables(any_hub: Hub) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 
 from broker import outbox
-from broker.db import transaction
 from broker.hub import Hub
+from broker.store.engine import transaction
 from broker.wakeup import Waiter
 from tests.support import wait_until
 

@@ -10,8 +10,7 @@ import pytest
 
 from broker import tasks
 from broker.hub import Hub, set_hub
-from broker.intake import DELIVER
-from broker.notify import NOTIFY
+from broker.outbox import DELIVER, WEBHOOK
 from tests.integration.procs import HubProcess, delete_queues, hub_processes, write_config
 from tests.services import RABBIT_URL, require
 
@@ -55,7 +54,7 @@ def rabbit_hub(pg_hub: Hub, tmp_path: Path, record_file: Path) -> Iterator[MakeH
     for hub in made:
         hub.engine.dispose()
     set_hub(None)
-    delete_queues(RABBIT_URL, [f"{prefix}.{topic}" for topic in (DELIVER, NOTIFY)])
+    delete_queues(RABBIT_URL, [f"{prefix}.{topic}" for topic in (DELIVER, WEBHOOK)])
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from broker.models import handoffs
+from broker.store.tables import handoffs
 from tests.conftest import API_KEY, make_case
 from tests.integration.conftest import MakeHub
 from tests.integration.procs import HubProcess, start

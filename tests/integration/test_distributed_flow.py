@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from broker import events, followup
-from broker.cases import get_case
 from broker.intake import submit_cases
 from broker.messages import record_message
+from broker.store.cases import get_case
 from schemas import AgencyMessage, MessageKind
 from tests.conftest import make_case
 from tests.integration.conftest import MakeHub

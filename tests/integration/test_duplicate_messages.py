@@ -9,9 +9,10 @@ import pytest
 
 from adapters.testing import read_records
 from broker import events, outbox, tasks
-from broker.cases import get_case
-from broker.db import transaction
-from broker.intake import DELIVER, submit_cases
+from broker.intake import submit_cases
+from broker.outbox import DELIVER
+from broker.store.cases import get_case
+from broker.store.engine import transaction
 from tests.conftest import make_case
 from tests.integration.conftest import MakeHub
 from tests.integration.procs import HubProcess, start

@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 
 from adapters.testing import read_records
 from broker import events
-from broker.cases import get_case
 from broker.intake import submit_cases
-from broker.models import agency_messages
+from broker.store.cases import get_case
+from broker.store.tables import agency_messages
 from tests.conftest import make_case
 from tests.integration.conftest import MakeHub
 from tests.integration.procs import HubProcess, start

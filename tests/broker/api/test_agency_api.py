@@ -16,14 +16,14 @@ import yaml
 from sqlalchemy import func, select
 
 from broker import agency_keys, events
-from broker.cases import get_case
-from broker.db import transaction
 from broker.hub import Hub, set_hub
 from broker.intake import submit_cases
-from broker.models import agency_messages, cases, handoffs, metadata
-from broker.records import update_handoff
 from broker.settings import PROJECT_ROOT
-from broker.store import upgrade
+from broker.store.cases import get_case
+from broker.store.engine import transaction
+from broker.store.handoffs import update_handoff
+from broker.store.migrate import upgrade
+from broker.store.tables import agency_messages, cases, handoffs, metadata
 from tests.conftest import API_KEY, hub_settings, make_case
 from tests.support import live_api, pump
 

@@ -21,11 +21,11 @@ from schemathesis.checks import not_a_server_error
 
 from broker import agency_keys
 from broker.api import create_app
-from broker.cases import get_case
 from broker.hub import Hub, set_hub
 from broker.intake import submit_cases
 from broker.settings import Settings
-from broker.store import upgrade
+from broker.store.cases import get_case
+from broker.store.migrate import upgrade
 from tests.broker.api.test_agency_api import WORKS, connected_config
 from tests.conftest import API_KEY, hub_settings, make_case
 from tests.support import live_api, pump

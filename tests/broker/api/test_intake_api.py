@@ -11,7 +11,7 @@ import requests
 from sqlalchemy import func, select
 
 from broker.hub import Hub
-from broker.models import cases, events, handoffs, outbox
+from broker.store.tables import cases, events, handoffs, outbox
 from tests.conftest import API_KEY, make_case, sample_cases
 from tests.support import live_api, pump
 

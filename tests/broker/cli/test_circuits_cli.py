@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 from broker import circuit
 from broker.circuit import Circuit, CircuitState
 from broker.cli import app
-from broker.db import now, transaction
 from broker.hub import Hub
 from broker.relay import Relay
+from broker.store.engine import now, transaction
 from tests.broker.agency_setup import hub_with_agencies, submit
 
 runner = CliRunner()

@@ -101,7 +101,7 @@ def test_a_transfer_recorded_by_phone_creates_a_handoff_to_the_new_agency(queued
         "ليس من اختصاصنا",
     ]
     assert runner.invoke(app, args, env=env(hub)).exit_code == 0
-    from broker.cases import get_case
+    from broker.store.cases import get_case
 
     with hub.engine.connect() as conn:
         [row] = conn.exec_driver_sql("SELECT case_id FROM handoffs WHERE id = ?", (handoff,)).all()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import broker.models
+import broker.store.tables
 
 revision = "0003"
 down_revision = "0002"
@@ -31,7 +31,7 @@ _INSTANTS = (
 def upgrade() -> None:
     with op.batch_alter_table("handoffs", schema=None) as batch_op:
         for name in _INSTANTS:
-            batch_op.add_column(sa.Column(name, broker.models.UTCDateTime(timezone=True), nullable=True))
+            batch_op.add_column(sa.Column(name, broker.store.tables.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("answer_allowed", sa.Float(), nullable=True))
         batch_op.add_column(sa.Column("remaining", sa.Float(), nullable=True))
         batch_op.add_column(sa.Column("warned", sa.Boolean(), nullable=False, server_default=sa.false()))

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from adapters.testing.rest_agency import NESTED, Controller, profile_for, running_simulator, simulate_agencies
 from broker.config import load_directory
 from broker.settings import PROJECT_ROOT
-from broker.simulators import NESTED, Controller, profile_for, running_simulator, simulate_agencies
 
 Sim = tuple[str, Controller]
 
@@ -75,7 +75,7 @@ def test_the_simulator_plays_the_shipped_agencies_as_configured(sim: Sim) -> Non
     directory = load_directory(PROJECT_ROOT / "config")
     controller = sim[1]
     env: dict[str, str] = {}
-    played = simulate_agencies(directory, controller, env)
+    played = simulate_agencies(directory.agencies.values(), controller, env)
     assert {"ministry-of-housing", "ministry-of-labour", "northern-municipality"} <= set(played)
     assert {"MHO_SIGNING_SECRET", "MOL_API_KEY", "NM_API_TOKEN"} <= set(env)
     nested = profile_for(directory.adapter("northern-municipality").settings)  # type: ignore[arg-type]

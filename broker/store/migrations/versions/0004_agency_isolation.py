@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import broker.models
+import broker.store.tables
 
 revision = "0004"
 down_revision = "0003"
@@ -25,11 +25,11 @@ def upgrade() -> None:
         sa.Column("state", sa.String(length=10), nullable=False),
         sa.Column("consecutive_failures", sa.Integer(), nullable=False),
         sa.Column("reopened", sa.Integer(), nullable=False),
-        sa.Column("opened_at", broker.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("opened_until", broker.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("probe_until", broker.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("opened_at", broker.store.tables.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("opened_until", broker.store.tables.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("probe_until", broker.store.tables.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("updated_at", broker.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", broker.store.tables.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("agency_id", name=op.f("pk_agency_circuits")),
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:

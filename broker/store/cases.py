@@ -1,11 +1,13 @@
-"""Reading cases back, as the national system sees them."""
+"""Case rows: reading them back as the national system sees them, and moving them along the lifecycle."""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, bindparam, or_, select, update
 
 from broker.errors import NotFound
-from broker.models import cases, handoffs
+from broker.lifecycle import next_case_state
+from broker.store.engine import now
+from broker.store.tables import cases, handoffs
 from schemas import CaseIn, CaseOut, HandoffSummary
 
 
@@ -46,3 +48,23 @@ def get_case(conn: Connection, id_or_reference: str) -> CaseOut:
         created_at=c.created_at,
         updated_at=c.updated_at,
     )
+
+
+def move_case(conn: Connection, case_id: str, action: str) -> str:
+    """Move a case by `action` (InvalidTransition if its state forbids it); returns the new state."""
+    return move_cases(conn, [case_id], action)[case_id]
+
+
+def move_cases(conn: Connection, case_ids: list[str], action: str) -> dict[str, str]:
+    """Move each case by `action`, once per occurrence in `case_ids`; returns every case's new state."""
+    before = dict(conn.execute(select(cases.c.id, cases.c.state).where(cases.c.id.in_(set(case_ids)))).all())
+    after = dict(before)
+    for case_id in case_ids:
+        after[case_id] = next_case_state(after[case_id], action).value
+    moved = [{"_id": case_id, "_state": state} for case_id, state in after.items() if state != before[case_id]]
+    if moved:
+        conn.execute(
+            update(cases).where(cases.c.id == bindparam("_id")).values(state=bindparam("_state"), updated_at=now()),
+            moved,
+        )
+    return after

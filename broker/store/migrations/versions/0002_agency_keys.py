@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import broker.models
+import broker.store.tables
 
 revision = "0002"
 down_revision = "0001"
@@ -24,8 +24,8 @@ def upgrade() -> None:
         sa.Column("agency_id", sa.String(length=80), nullable=False),
         sa.Column("lookup", sa.String(length=32), nullable=False),
         sa.Column("hash", sa.String(length=200), nullable=False),
-        sa.Column("created_at", broker.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", broker.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", broker.store.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", broker.store.tables.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_by", sa.String(length=200), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_agency_keys")),
         sa.UniqueConstraint("lookup", name=op.f("uq_agency_keys_lookup")),

@@ -14,24 +14,25 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from adapters.signing import signed_headers
 from broker import events, outbox
-from broker.db import transaction
-from broker.dispatch import backoff
 from broker.hub import Hub
-from broker.models import cursors
-from broker.models import events as events_table
+from broker.outbox import WEBHOOK
+from broker.retry import backoff
+from broker.store.engine import transaction
+from broker.store.tables import cursors
+from broker.store.tables import events as events_table
 
 log = structlog.get_logger(__name__)
 
-NOTIFY = "notify"
-WEBHOOK = "webhook"
+CURSOR = "webhook"
+"""The name of the webhook's row in `cursors`."""
 BATCH = 100
 TIMEOUT = (3.05, 10.0)
 
 
 def _position(conn: Connection) -> int:
-    row = conn.execute(select(cursors.c.position).where(cursors.c.name == WEBHOOK)).first()
+    row = conn.execute(select(cursors.c.position).where(cursors.c.name == CURSOR)).first()
     if row is None:
-        conn.execute(insert(cursors).values(name=WEBHOOK, position=0, attempts=0))
+        conn.execute(insert(cursors).values(name=CURSOR, position=0, attempts=0))
         return 0
     return int(row.position)
 
@@ -47,16 +48,16 @@ def send_webhook(hub: Hub, token: str) -> None:
     s = hub.settings
     if not s.webhook_url or s.webhook_secret is None:
         with transaction(hub.engine) as conn:
-            outbox.done(conn, NOTIFY, [WEBHOOK])
+            outbox.done(conn, WEBHOOK, [CURSOR])
         return
     with transaction(hub.engine) as conn:
-        attempts = outbox.take(conn, NOTIFY, WEBHOOK, token, s.lease_seconds)
+        attempts = outbox.take(conn, WEBHOOK, CURSOR, token, s.lease_seconds)
         if attempts is None:
             return  # a stale or repeated message: the current claim is someone else's
         batch = events.feed(conn, _position(conn), BATCH)
     if not batch:
         with transaction(hub.engine) as conn:
-            outbox.done(conn, NOTIFY, [WEBHOOK])
+            outbox.done(conn, WEBHOOK, [CURSOR])
         return
     body = json.dumps(
         {"events": [e.model_dump(mode="json") for e in batch]}, ensure_ascii=False, separators=(",", ":")
@@ -74,12 +75,12 @@ def send_webhook(hub: Hub, token: str) -> None:
         if ok:
             conn.execute(
                 update(cursors)
-                .where(cursors.c.name == WEBHOOK)
+                .where(cursors.c.name == CURSOR)
                 .values(position=batch[-1].id, attempts=0, last_error=None)
             )
-            outbox.postpone(conn, NOTIFY, WEBHOOK, 0)  # there may be more; the next run checks
+            outbox.postpone(conn, WEBHOOK, CURSOR, 0)  # there may be more; the next run checks
             log.info("webhook.delivered", events=len(batch), upto=batch[-1].id)
         else:
-            conn.execute(update(cursors).where(cursors.c.name == WEBHOOK).values(attempts=attempts, last_error=error))
-            outbox.postpone(conn, NOTIFY, WEBHOOK, backoff(attempts, s.backoff_base, s.backoff_cap))
+            conn.execute(update(cursors).where(cursors.c.name == CURSOR).values(attempts=attempts, last_error=error))
+            outbox.postpone(conn, WEBHOOK, CURSOR, backoff(attempts, s.backoff_base, s.backoff_cap))
             log.warning("webhook.failed", error=error, attempt=attempts)

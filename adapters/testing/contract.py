@@ -1,4 +1,4 @@
-"""What integrators test with: a stub adapter that records and can fail, and the contract suite.
+"""The contract suite every adapter passes, and the sample envelope it delivers.
 
 Run the contract against your own adapter in one line::
 
@@ -10,76 +10,12 @@ Run the contract against your own adapter in one line::
 from __future__ import annotations
 
 import json
-import time
-from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict
-from typing_extensions import override
+from pydantic import BaseModel
 
 from adapters.base import Adapter, Capabilities
-from adapters.errors import PermanentDeliveryError, RetriableDeliveryError
 from schemas import AgencyConfig, CaseIn, Envelope, Receipt
-
-
-class StubSettings(BaseModel):
-    """How the stub behaves; `record_file` lets another process see what was delivered."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    fail: Literal["never", "retriable", "permanent"] = "never"
-    fail_times: int = 0
-    """With fail='retriable': fail only the first n attempts, then succeed."""
-    delay_seconds: float = 0.0
-    record_file: str | None = None
-
-
-class StubAdapter(Adapter):
-    """Records every delivery (in memory and optionally as JSON lines) and fails when told to."""
-
-    kind = "stub"
-    settings_model = StubSettings
-    capabilities = Capabilities(callbacks=True)
-    settings: StubSettings
-
-    def __init__(self, agency: AgencyConfig, settings: BaseModel) -> None:
-        super().__init__(agency, settings)
-        self.deliveries: list[Envelope] = []
-
-    def _record(self, event: str, envelope: Envelope) -> None:
-        if self.settings.record_file:
-            line = {
-                "event": event,
-                "handoff": envelope.handoff_id,
-                "key": envelope.idempotency_key,
-                "attempt": envelope.attempt,
-                "subject": envelope.case.subject,
-            }
-            with Path(self.settings.record_file).open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps(line, ensure_ascii=False) + "\n")
-
-    @override
-    def deliver(self, envelope: Envelope) -> Receipt:
-        self._record("start", envelope)
-        if self.settings.delay_seconds:
-            time.sleep(self.settings.delay_seconds)
-        s = self.settings
-        if s.fail == "permanent":
-            raise PermanentDeliveryError("stub told to refuse", response_excerpt="400 refused")
-        if s.fail == "retriable" and (s.fail_times == 0 or envelope.attempt <= s.fail_times):
-            raise RetriableDeliveryError("stub told to fail for now", retry_after=None)
-        self.deliveries.append(envelope)
-        self._record("done", envelope)
-        return Receipt(agency_reference=f"STUB-{envelope.handoff_id[-6:]}")
-
-
-def read_records(path: str | Path) -> list[dict[str, Any]]:
-    """The JSON lines a stub with `record_file` wrote."""
-    p = Path(path)
-    if not p.exists():
-        return []
-    return [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line]
-
 
 SAMPLE_CASE = CaseIn.model_validate(
     {

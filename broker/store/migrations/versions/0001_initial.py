@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import broker.models
+import broker.store.tables
 
 revision = '0001'
 down_revision = None
@@ -26,8 +26,8 @@ def upgrade() -> None:
     sa.Column('category', sa.String(length=80), nullable=False),
     sa.Column('state', sa.String(length=20), nullable=False),
     sa.Column('payload', sa.JSON(), nullable=False),
-    sa.Column('created_at', broker.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', broker.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', broker.store.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', broker.store.tables.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_cases')),
     sa.UniqueConstraint('reference', name=op.f('uq_cases_reference'))
     )
@@ -35,7 +35,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=40), nullable=False),
     sa.Column('position', sa.BigInteger(), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', broker.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', broker.store.tables.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_cursors'))
     )
@@ -47,7 +47,7 @@ def upgrade() -> None:
     sa.Column('type', sa.String(length=60), nullable=False),
     sa.Column('actor', sa.String(length=200), nullable=False),
     sa.Column('data', sa.JSON(), nullable=False),
-    sa.Column('created_at', broker.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', broker.store.tables.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_events')),
     sa.UniqueConstraint('position', name=op.f('uq_events_position'))
     )
@@ -60,10 +60,10 @@ def upgrade() -> None:
     sa.Column('topic', sa.String(length=30), nullable=False),
     sa.Column('ref', sa.String(length=64), nullable=False),
     sa.Column('agency_id', sa.String(length=80), nullable=True),
-    sa.Column('due_at', broker.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('due_at', broker.store.tables.UTCDateTime(timezone=True), nullable=False),
     sa.Column('token', sa.String(length=32), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('created_at', broker.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', broker.store.tables.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
     sa.UniqueConstraint('topic', 'ref', name=op.f('uq_outbox_topic_ref'))
     )
@@ -78,13 +78,13 @@ def upgrade() -> None:
     sa.Column('state', sa.String(length=20), nullable=False),
     sa.Column('overdue', sa.Boolean(), nullable=False),
     sa.Column('followup', sa.Text(), nullable=True),
-    sa.Column('followup_since', broker.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('followup_since', broker.store.tables.UTCDateTime(timezone=True), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('agency_reference', sa.String(length=100), nullable=True),
     sa.Column('transferred_from', sa.String(length=32), nullable=True),
-    sa.Column('created_at', broker.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', broker.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', broker.store.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', broker.store.tables.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_handoffs_case_id')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_handoffs'))
     )
@@ -99,12 +99,12 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=30), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
     sa.Column('agency_reference', sa.String(length=100), nullable=True),
-    sa.Column('sent_at', broker.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sent_at', broker.store.tables.UTCDateTime(timezone=True), nullable=True),
     sa.Column('source', sa.String(length=40), nullable=False),
     sa.Column('actor', sa.String(length=200), nullable=False),
     sa.Column('dedup_key', sa.String(length=200), nullable=False),
     sa.Column('data', sa.JSON(), nullable=False),
-    sa.Column('created_at', broker.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', broker.store.tables.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['handoff_id'], ['handoffs.id'], name=op.f('fk_agency_messages_handoff_id')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_agency_messages')),
     sa.UniqueConstraint('handoff_id', 'dedup_key', name=op.f('uq_agency_messages_handoff_id_dedup_key'))

@@ -1,0 +1,274 @@
+"""The REST agency simulator's state: how each agency behaves, its tickets, and what it received."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import secrets
+import threading
+import time
+from collections.abc import Iterable, MutableMapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+import requests
+import structlog
+
+from adapters.rest import RestSettings
+from schemas import AgencyConfig
+
+log = structlog.get_logger(__name__)
+
+MODES = ("ok", "slow", "500", "503", "429", "400", "401", "invalid-json", "no-ticket", "drop", "hang")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The shape of one agency's responses: where its ticket id and status sit, and its status codes."""
+
+    ticket_key: str = "ticket_id"
+    status_key: str = "status"
+    text_key: str = "note"
+    new: str = "NEW"
+    acknowledged: str = "ACK"
+    answered: str = "DONE"
+    prefix: str = ""
+    """Ticket id prefix; by default the agency id's initials."""
+
+
+NESTED = Profile(
+    ticket_key="result.caseNumber",
+    status_key="data.state",
+    text_key="data.remarks",
+    new="10",
+    acknowledged="20",
+    answered="90",
+)
+"""A second shape: nested ticket and status, numeric status codes."""
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """How one agency answers deliveries (see the module docstring for the modes)."""
+
+    mode: str = "ok"
+    delay: float = 0.0
+    retry_after: str = "1"
+    times: int | None = None
+    answer_after: float | None = None
+    push: bool = False
+    answer_text: str = "تمت معالجة الطلب وإغلاقه. The request was handled and closed."
+    hang_seconds: float = 60.0
+
+
+@dataclass
+class Request:
+    """One request the simulator received."""
+
+    agency: str
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    signature_ok: bool | None
+    at: float = field(default_factory=time.time)
+
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        return json.loads(self.body)
+
+
+@dataclass
+class _Ticket:
+    agency: str
+    ticket: str
+    handoff: str
+    timeline: list[tuple[float, str, str]]
+    """(from when, status code, text), in order."""
+
+
+class Controller:
+    """The simulator's state and its Python API (thread-safe); the HTTP control endpoints call it too."""
+
+    def __init__(self, signing_secrets: dict[str, str] | None = None, hub_url: str | None = None) -> None:
+        self.secrets = dict(signing_secrets or {})
+        """Signing secret per agency (`*` for any); deliveries with a wrong signature get 401."""
+        self.hub_url = hub_url
+        self.hub_keys: dict[str, str] = {}
+        """The agency API key each agency uses when it answers through the hub (push)."""
+        self.profiles: dict[str, Profile] = {}
+        self.files: dict[str, tuple[str, bytes]] = {}
+        """Files served at `/_sim/files/{name}` as (content type, bytes): attachments to download."""
+        self.token_seconds = 3600.0
+        self.tokens_issued = 0
+        self.stopping = threading.Event()
+        self._behaviour: dict[str, Behaviour] = {}
+        self._requests: list[Request] = []
+        self._tickets: dict[tuple[str, str], _Ticket] = {}
+        """(agency, idempotency key, ticket id or handoff id) → the case."""
+        self._tokens: dict[str, float] = {}
+        self._counter = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def set_mode(self, agency: str, mode: str = "ok", **options: Any) -> None:
+        """Make `agency` behave this way from now on (options are `Behaviour` fields)."""
+        if mode not in MODES:
+            raise ValueError(f"unknown mode '{mode}'; modes: {', '.join(MODES)}")
+        known = {f.name for f in fields(Behaviour)}
+        if unknown := set(options) - known:
+            raise ValueError(f"unknown options {sorted(unknown)}")
+        with self._lock:
+            self._behaviour[agency] = Behaviour(mode=mode, **options)
+
+    def behaviour(self, agency: str) -> Behaviour:
+        """How `agency` behaves now."""
+        with self._lock:
+            return self._behaviour.get(agency, Behaviour())
+
+    def requests(self, agency: str | None = None, path_suffix: str = "/cases", method: str = "POST") -> list[Request]:
+        """Recorded requests, oldest first: by default the deliveries (POSTs to `…/cases`)."""
+        with self._lock:
+            return [
+                r
+                for r in self._requests
+                if (agency is None or r.agency == agency) and r.path.endswith(path_suffix) and r.method == method
+            ]
+
+    def set_status(self, agency: str, ticket_or_handoff: str, code: str, text: str = "") -> None:
+        """Change a case's status at once, as the agency's staff would."""
+        with self._lock:
+            t = self._find(agency, ticket_or_handoff)
+            if t is None:
+                raise KeyError(ticket_or_handoff)
+            t.timeline.append((time.time(), code, text))
+
+    def revoke_tokens(self) -> None:
+        """Make every OAuth2 token issued so far invalid (the next request gets 401)."""
+        with self._lock:
+            self._tokens.clear()
+
+    def profile(self, agency: str) -> Profile:
+        """The response shape of `agency`."""
+        return self.profiles.get(agency, Profile())
+
+    # --- used by the request handler -------------------------------------------------------
+
+    def _record(self, request: Request) -> None:
+        with self._lock:
+            self._requests.append(request)
+
+    def _take_behaviour(self, agency: str) -> Behaviour:
+        """The behaviour for this delivery; a mode limited to n times counts down, then becomes ok."""
+        with self._lock:
+            b = self._behaviour.get(agency, Behaviour())
+            if b.times is not None:
+                left = b.times - 1
+                self._behaviour[agency] = replace(b, times=left) if left > 0 else replace(b, mode="ok", times=None)
+            return b
+
+    def _ticket_for(self, agency: str, key: str, handoff: str) -> tuple[_Ticket, bool]:
+        with self._lock:
+            found = self._tickets.get((agency, key))
+            if found is not None:
+                return found, False
+            p = self.profile(agency)
+            prefix = p.prefix or "".join(w[0] for w in agency.split("-")).upper()
+            t = _Ticket(agency, f"{prefix}-{next(self._counter):06d}", handoff, [(time.time(), p.new, "")])
+            for ref in (key, t.ticket, handoff):
+                self._tickets[(agency, ref)] = t
+            return t, True
+
+    def _find(self, agency: str, ref: str) -> _Ticket | None:
+        """A case by its ticket id, its handoff id or the Idempotency-Key it came with."""
+        return self._tickets.get((agency, ref))
+
+    def _status(self, agency: str, ref: str) -> tuple[str, str] | None:
+        with self._lock:
+            t = self._find(agency, ref)
+            if t is None:
+                return None
+            current = [(code, text) for at, code, text in t.timeline if at <= time.time()]
+            return current[-1]
+
+    def _issue_token(self) -> tuple[str, float]:
+        with self._lock:
+            token = f"tok-{next(self._counter)}-{time.time_ns()}"
+            self._tokens[token] = time.time() + self.token_seconds
+            self.tokens_issued += 1
+            return token, self.token_seconds
+
+    def token_valid(self, token: str) -> bool:
+        """Whether an OAuth2 token was issued here and is still valid."""
+        with self._lock:
+            return self._tokens.get(token, 0) > time.time()
+
+    def _answer_later(self, t: _Ticket, b: Behaviour) -> None:
+        """Acknowledge after `answer_after` seconds and answer after twice that; push to the hub if told."""
+        assert b.answer_after is not None
+        p = self.profile(t.agency)
+        start = time.time()
+        with self._lock:
+            t.timeline.append((start + b.answer_after, p.acknowledged, "استلمنا طلبكم. Received."))
+            t.timeline.append((start + 2 * b.answer_after, p.answered, b.answer_text))
+        if b.push:
+            threading.Thread(target=self._push, args=(t, b), daemon=True, name="sim-push").start()
+
+    def _push(self, t: _Ticket, b: Behaviour) -> None:
+        assert b.answer_after is not None
+        for kind, text in (("acknowledged", "استلمنا طلبكم. Received."), ("answered", b.answer_text)):
+            if self.stopping.wait(b.answer_after):
+                return
+            url = f"{self.hub_url}/agency/v1/handoffs/{t.handoff}/messages"
+            body = {"kind": kind, "text": text, "agency_reference": t.ticket}
+            try:
+                r = requests.post(
+                    url,
+                    json=body,
+                    headers={"X-API-Key": self.hub_keys.get(t.agency, ""), "Idempotency-Key": f"{t.ticket}-{kind}"},
+                    timeout=10,
+                )
+                log.info("simulator.pushed", agency=t.agency, handoff=t.handoff, kind=kind, status=r.status_code)
+            except requests.RequestException as exc:
+                log.warning("simulator.push_failed", agency=t.agency, handoff=t.handoff, error=str(exc))
+
+
+def profile_for(settings: RestSettings) -> Profile:
+    """Play an agency as its config describes it: ticket and status where the hub looks, in its own codes."""
+    plain = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
+    p = Profile()
+    if settings.ticket and plain.match(settings.ticket):
+        p = replace(p, ticket_key=settings.ticket)
+    poll = settings.poll
+    if poll is not None:
+        codes = {kind.value: code for code, kind in reversed(list(poll.codes.items()))}
+        p = replace(
+            p,
+            status_key=poll.status if plain.match(poll.status) else p.status_key,
+            text_key=poll.text if poll.text and plain.match(poll.text) else p.text_key,
+            acknowledged=codes.get("acknowledged", p.acknowledged),
+            answered=codes.get("answered", p.answered),
+        )
+    return p
+
+
+def simulate_agencies(
+    agencies: Iterable[AgencyConfig], controller: Controller, environ: MutableMapping[str, str] = os.environ
+) -> list[str]:
+    """Make the simulator play every REST agency among `agencies`; returns their ids.
+
+    Secrets the agencies' settings name but the environment lacks are made up for this run (a
+    demo convenience), and the simulator learns each signing secret so it checks the signatures.
+    """
+    played = []
+    for agency in agencies:
+        if agency.adapter.kind != "rest":
+            continue
+        settings = RestSettings.model_validate(agency.adapter.settings)
+        for name in settings.secret_envs():
+            environ.setdefault(name, secrets.token_urlsafe(24))
+        controller.secrets[agency.id] = environ[settings.signing_secret_env]
+        controller.profiles[agency.id] = profile_for(settings)
+        played.append(agency.id)
+    return played
