@@ -1,6 +1,6 @@
 """Adapters: the code that speaks each agency's protocol (they import `schemas` only)."""
 
-from adapters.base import Adapter, Capabilities, NoSettings, PollItem
+from adapters.base import Adapter, Capabilities, NoSettings
 from adapters.errors import ConfigError, DeliveryError, HubError, PermanentDeliveryError, RetriableDeliveryError
 from adapters.registry import ENTRY_POINT_GROUP, adapter_class, known_kinds
 
@@ -13,7 +13,6 @@ __all__ = [
     "HubError",
     "NoSettings",
     "PermanentDeliveryError",
-    "PollItem",
     "RetriableDeliveryError",
     "adapter_class",
     "known_kinds",

@@ -42,3 +42,26 @@ class RetriableDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """Raised on other 4xx, SOAP client faults, rejected payloads: the handoff goes to follow-up."""
+
+
+class AttachmentStoreError(RetriableDeliveryError):
+    """Raised when a file could not be fetched from the attachment store: tried again later.
+
+    It is the store's failure, not the agency's: it never counts towards the agency's circuit.
+    """
+
+
+class UncertainDeliveryError(DeliveryError):
+    """Raised when a request may have reached the agency (a timeout after sending, a reset).
+
+    Sending again could make a second ticket: the hub asks the agency first (a lookup), retries
+    only an agency that recognises the idempotency key, or else asks an officer to check.
+    """
+
+
+class InboundError(HubError):
+    """Raised when reading what an agency said failed (poll or inbox); `retriable` says if later may work."""
+
+    def __init__(self, message: str, *, retriable: bool = True, **context: Any) -> None:
+        super().__init__(message, **context)
+        self.retriable = retriable

@@ -1,6 +1,15 @@
 """Pydantic models shared by the hub, its adapters and integrators; imports nothing of ours."""
 
-from schemas.agency import AdapterConfig, AgencyConfig, CategoryRoute, Contact, HubConfig, OnboardingStatus
+from schemas.agency import (
+    AdapterConfig,
+    AgencyConfig,
+    CategoryRoute,
+    CitizenField,
+    Contact,
+    HubConfig,
+    OnboardingStatus,
+    SharePolicy,
+)
 from schemas.case import (
     AcceptedCase,
     Attachment,
@@ -13,12 +22,16 @@ from schemas.case import (
     Citizen,
     HandoffSummary,
     Location,
+    SharedCase,
+    SharedCitizen,
 )
-from schemas.envelope import Envelope, Receipt
+from schemas.envelope import Envelope, FollowOnEnvelope, HandoffClocks, HistoryItem, Receipt
 from schemas.event import Event, EventPage
+from schemas.follow_on import FollowOn, FollowOnKind, ReminderDetail, ReminderKind, Satisfaction
 from schemas.handoff import OPEN_STATES, HandoffState
+from schemas.inbound import Inbound, InboundFile, InboxBatch, PollItem, Unmatched
 from schemas.message import AgencyMessage, MessageKind
-from schemas.sla import CitizenInfo, Reminder, ReminderKind, SlaConfig, WorkingDuration
+from schemas.sla import CitizenInfo, SlaConfig, WorkingDuration
 
 __all__ = [
     "OPEN_STATES",
@@ -35,20 +48,36 @@ __all__ = [
     "CaseState",
     "CategoryRoute",
     "Citizen",
+    "CitizenField",
     "CitizenInfo",
     "Contact",
     "Envelope",
     "Event",
     "EventPage",
+    "FollowOn",
+    "FollowOnEnvelope",
+    "FollowOnKind",
+    "HandoffClocks",
     "HandoffState",
     "HandoffSummary",
+    "HistoryItem",
     "HubConfig",
+    "Inbound",
+    "InboundFile",
+    "InboxBatch",
     "Location",
     "MessageKind",
+    "Notice",
     "OnboardingStatus",
+    "PollItem",
     "Receipt",
-    "Reminder",
+    "ReminderDetail",
     "ReminderKind",
+    "Satisfaction",
+    "SharePolicy",
+    "SharedCase",
+    "SharedCitizen",
     "SlaConfig",
+    "Unmatched",
     "WorkingDuration",
 ]

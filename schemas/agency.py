@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
@@ -43,6 +43,20 @@ class AdapterConfig(BaseModel):
         return dict(self.model_extra or {})
 
 
+CitizenField = Literal["name", "cpr", "mobile", "email", "address"]
+"""Personal details an agency may receive; `address` is the building and the exact point on the map."""
+
+
+class SharePolicy(_Config):
+    """Which of the citizen's details reach this agency (data minimisation, Bahrain's PDPL).
+
+    The default is the least that lets an agency answer: the name. List more only where the agency
+    must contact the citizen or identify them in its own records.
+    """
+
+    citizen: list[CitizenField] = ["name"]
+
+
 class AgencyConfig(_Config):
     """One government agency."""
 
@@ -52,6 +66,7 @@ class AgencyConfig(_Config):
     status: OnboardingStatus
     adapter: AdapterConfig = AdapterConfig(kind="manual")
     contacts: list[Contact] = []
+    share: SharePolicy = SharePolicy()
     operator: bool = Field(default=False, description="The central office's own entity (triage).")
     max_in_flight: int | None = Field(
         default=None, ge=1, description="Deliveries in flight at once; default: the hub's agency_max_in_flight."

@@ -38,14 +38,20 @@ class _Wire(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
 
-class Citizen(_Wire):
-    """The citizen's contact: personal data, redacted in logs and never sent to the wrong agency."""
+class SharedCitizen(_Wire):
+    """The citizen's details as one agency receives them: only the fields its `share` policy lists."""
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     cpr: Annotated[str, StringConstraints(pattern=r"^\d{9}$")] | None = None
     email: EmailStr | None = None
     mobile: Annotated[str, StringConstraints(pattern=r"^\+?\d{7,15}$")] | None = None
     preferred_language: Annotated[str, StringConstraints(pattern=r"^(ar|en)$")] = "ar"
+
+
+class Citizen(SharedCitizen):
+    """The citizen's contact: personal data, redacted in logs and never sent to the wrong agency."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
 class Location(_Wire):
@@ -91,10 +97,8 @@ _EXAMPLE: JsonDict = {
 }
 
 
-class CaseIn(_Wire):
-    """One request from a citizen, as the national system submits it."""
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
+class _CaseFields(_Wire):
+    """What every form of a case holds besides the citizen."""
 
     reference: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$")]
     kind: CaseKind
@@ -105,9 +109,22 @@ class CaseIn(_Wire):
     language: Annotated[str, StringConstraints(pattern=r"^(ar|en)$")] = "ar"
     channel: Annotated[str, StringConstraints(pattern=r"^[a-z-]{2,30}$")] = "portal"
     submitted_at: AwareDatetime
-    citizen: Citizen
     location: Location | None = None
     attachments: Annotated[list[Attachment], Field(max_length=20)] = []
+
+
+class CaseIn(_CaseFields):
+    """One request from a citizen, as the national system submits it."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
+
+    citizen: Citizen
+
+
+class SharedCase(_CaseFields):
+    """A case as one agency receives it: the citizen's details cut down to the agency's `share` policy."""
+
+    citizen: SharedCitizen = SharedCitizen()
 
 
 class CaseBatch(_Wire):

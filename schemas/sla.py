@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import date, time
-from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -152,28 +151,6 @@ class SlaConfig(_Config):
         if len({u for u, _ in afters}) > 1 or [a for _, a in afters] != sorted(a for _, a in afters):
             raise ValueError("`escalation` levels must use one unit and come in rising order of `after`")
         return self
-
-
-class ReminderKind(StrEnum):
-    """Why an agency is reminded."""
-
-    warning = "warning"
-    overdue = "overdue"
-    escalated = "escalated"
-
-
-class Reminder(BaseModel):
-    """What the hub tells an agency about a handoff whose answer time is running out or has run out."""
-
-    handoff_id: str
-    case_reference: str
-    agency_reference: str | None = None
-    kind: ReminderKind
-    answer_due_at: AwareDatetime
-    level: int = Field(default=0, description="Escalation level reached (0: none yet).")
-    level_id: str | None = None
-    text_ar: str
-    text_en: str
 
 
 class CitizenInfo(BaseModel):

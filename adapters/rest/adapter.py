@@ -5,158 +5,188 @@ from __future__ import annotations
 import json
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 import jmespath
-import requests
 from pydantic import BaseModel
-from requests.adapters import HTTPAdapter
 from typing_extensions import override
 from urllib3.filepost import encode_multipart_formdata
 
-from adapters.base import Adapter, Capabilities, PollItem
-from adapters.errors import PermanentDeliveryError, RetriableDeliveryError
-from adapters.rest.attachments import Fetched, prepare
-from adapters.rest.auth import Credentials, secret
-from adapters.rest.body import BodyBuilder, context
-from adapters.rest.classify import RETRIABLE, classify, excerpt, read_json
+from adapters.attachments import AttachmentFetcher, Fetched
+from adapters.base import Adapter, Capabilities
+from adapters.errors import ConfigError, DeliveryError, PermanentDeliveryError, RetriableDeliveryError
+from adapters.http import RETRIABLE, Answer, HttpClient, classify
+from adapters.mapping import MappingBuilder, context
+from adapters.rest.auth import Credentials
 from adapters.rest.settings import RestSettings
-from adapters.signing import signed_headers
-from schemas import AgencyConfig, AgencyMessage, Envelope, Receipt, Reminder
+from adapters.secrets import secret
+from adapters.signing import HANDOFF_HEADER, IDEMPOTENCY_HEADER, signed_headers
+from schemas import AgencyConfig, Envelope, FollowOnEnvelope, Inbound, PollItem, Receipt
 
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-HANDOFF_HEADER = "X-Tawasul-Handoff"
-POOL_SIZE = 16
-"""Connections kept per agency host: at least the worker's thread count."""
+JSON = "application/json; charset=utf-8"
 
 
-class PolledMessage(AgencyMessage):
-    """A message read from an agency's status endpoint, with the agency's own status code.
-
-    The code, with the agency's reference, makes the de-duplication key: each change is taken once.
-    """
-
-    status_code: str
+def fill(template: str, **values: str | None) -> str:
+    """A path template with each value percent-encoded (no value can add a segment or a parameter)."""
+    return template.format(**{name: quote(value or "", safe="") for name, value in values.items()})
 
 
 class RestAdapter(Adapter):
-    """Delivers cases to an agency's REST API and, when configured, polls its status endpoint.
+    """Delivers cases to an agency's REST API, sends its follow-on messages, looks cases up and polls.
 
-    One `requests.Session` per agency, shared by the worker's threads: it is never mutated after
-    construction (credentials and signatures go in per-request headers), so only its thread-safe
-    connection pool is shared.
+    One bounded HTTP client per agency, shared by the worker's threads and never mutated after
+    construction (credentials and signatures go in per-request headers). Attachments are fetched
+    by a client of their own, without the agency's client certificate.
     """
 
     kind = "rest"
     settings_model = RestSettings
-    capabilities = Capabilities(callbacks=True, attachments=True)
+    retriable_errors = RETRIABLE
     settings: RestSettings
 
     def __init__(self, agency: AgencyConfig, settings: BaseModel) -> None:
         super().__init__(agency, settings)
         s = self.settings
-        self.timeout = (s.connect_timeout, s.read_timeout)
-        self.session = requests.Session()
-        self.session.trust_env = False  # proxies and .netrc from the environment must not reroute agency calls
-        pool = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=0)
-        self.session.mount("https://", pool)
-        self.session.mount("http://", pool)
+        cert: str | tuple[str, str] | None = None
+        verify: str | bool = True
         if s.tls is not None and s.tls.client_cert is not None:
-            cert = str(s.tls.client_cert)
-            self.session.cert = (cert, str(s.tls.client_key)) if s.tls.client_key else cert
+            cert = (str(s.tls.client_cert), str(s.tls.client_key)) if s.tls.client_key else str(s.tls.client_cert)
         if s.tls is not None and s.tls.ca_bundle is not None:
-            self.session.verify = str(s.tls.ca_bundle)
-        self.credentials = Credentials(s.auth, self.session, self.timeout)
-        self.body = BodyBuilder(s.body)
+            verify = str(s.tls.ca_bundle)
+        self.client = HttpClient(
+            connect_timeout=s.connect_timeout, read_timeout=s.read_timeout, total=s.total, cert=cert, verify=verify
+        )
+        self.fetcher = AttachmentFetcher(connect_timeout=s.connect_timeout, read_timeout=s.read_timeout, total=s.total)
+        self.credentials = Credentials(s.auth, self.client)
+        self.body = MappingBuilder(s.body)
+        self.follow_on_bodies = {kind: MappingBuilder(call.body) for kind, call in s.follow_ons.items()}
         self._success = frozenset(s.success_statuses)
         self._ticket = jmespath.compile(s.ticket) if s.ticket else None
-        if s.poll is not None:  # polling depends on this agency's block
-            self.capabilities = Capabilities(polling=True, callbacks=True, attachments=True)
-            self.poll_interval = s.poll.every_seconds
+        self.capabilities = Capabilities(
+            callbacks=True,
+            attachments=True,
+            follow_ons=frozenset(s.follow_ons),
+            status_poll=s.poll is not None,
+            poll_interval=s.poll.every_seconds if s.poll is not None else 60.0,
+            lookup=s.lookup is not None,
+            idempotent=s.honours_idempotency_key,
+        )
 
     @override
     def deliver(self, envelope: Envelope) -> Receipt:
         s = self.settings
-        entries, files = prepare(envelope.case.attachments, s.attachments, self.session, self.timeout)
-        payload = self.body.build(context(envelope, entries))
+        entries, files = self.fetcher.prepare(envelope.case.attachments, s.attachments)
+        ctx = context(envelope, entries)
+        payload = self.body.build(ctx, {"handoff": envelope.handoff_id, "case": ctx["case"], "attachments": entries})
         body, content_type = _encode(payload, files)
-        headers = {
-            **s.headers,
-            "Content-Type": content_type,
-            "Accept": "application/json",
-            IDEMPOTENCY_HEADER: envelope.idempotency_key,
-            HANDOFF_HEADER: envelope.handoff_id,
+        headers = {**s.headers, "Content-Type": content_type, HANDOFF_HEADER: envelope.handoff_id}
+        path = fill(s.deliver_path, handoff_id=envelope.handoff_id, reference=envelope.case.reference)
+        answer = self._send(s.method, path, body, headers, key=envelope.idempotency_key)
+        classify(answer, self._success)
+        return Receipt(agency_reference=self._ticket_in(answer))
+
+    @override
+    def follow_on(self, envelope: FollowOnEnvelope) -> Receipt:
+        f = envelope.follow_on
+        call = self.settings.follow_ons[f.kind]
+        default = {
+            "handoff": envelope.handoff_id,
+            "agency_reference": envelope.agency_reference,
+            "follow_on": f.model_dump(mode="json"),
         }
-        path = s.deliver_path.format(handoff_id=envelope.handoff_id, reference=envelope.case.reference)
-        response = self._send(s.method, path, body, headers)
-        classify(response, self._success)
-        if self._ticket is None:
-            return Receipt()
-        found = self._ticket.search(read_json(response))
-        if found is None or found == "":
-            raise PermanentDeliveryError(
-                f"agency answered {response.status_code} without a ticket id at `{s.ticket}`; "
-                "it may have taken the case: check with the agency before delivering again",
-                response_excerpt=excerpt(response),
-            )
-        return Receipt(agency_reference=str(found))
+        payload = self.follow_on_bodies[f.kind].build(context(envelope), default)
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        path = fill(
+            call.path,
+            handoff_id=envelope.handoff_id,
+            agency_reference=envelope.agency_reference,
+            reference=envelope.case.reference,
+        )
+        headers = {**self.settings.headers, "Content-Type": JSON, HANDOFF_HEADER: envelope.handoff_id}
+        classify(self._send(call.method, path, body, headers, key=envelope.idempotency_key), self._success)
+        return Receipt(agency_reference=envelope.agency_reference)
 
     @override
-    def remind(self, reminder: Reminder) -> None:
-        path = self.settings.remind_path
-        if path is None:
-            return
-        target = path.format(handoff_id=reminder.handoff_id, agency_reference=reminder.agency_reference or "")
-        body = reminder.model_dump_json().encode("utf-8")
-        headers = {"Content-Type": "application/json; charset=utf-8", HANDOFF_HEADER: reminder.handoff_id}
-        classify(self._send("POST", target, body, headers), self._success)
+    def lookup(self, envelope: Envelope) -> Receipt | None:
+        spec = self.settings.lookup
+        if spec is None:
+            raise NotImplementedError("no lookup configured")
+        path = fill(
+            spec.path,
+            reference=envelope.case.reference,
+            handoff_id=envelope.handoff_id,
+            idempotency_key=envelope.idempotency_key,
+        )
+        answer = self._send("GET", path, b"", {}, limit=self.settings.max_answer_bytes)
+        if answer.status in (404, 410):
+            return None
+        classify(answer, frozenset({200}), what="agency lookup")
+        found = jmespath.search(spec.ticket, answer.json(what="agency lookup"))
+        return None if found in (None, "", []) else Receipt(agency_reference=str(found))
 
     @override
-    def poll(self, items: list[PollItem]) -> list[AgencyMessage]:  # PolledMessage, each with its status code
+    def poll(self, items: list[PollItem]) -> list[Inbound]:
         """One status request per handoff; a refused one is skipped, an unreachable agency ends the pass."""
         p = self.settings.poll
         if p is None:
             return []
-        messages: list[AgencyMessage] = []
+        messages: list[Inbound] = []
         for item in items:
             if "{agency_reference}" in p.path and not item.agency_reference:
                 continue
-            path = p.path.format(agency_reference=item.agency_reference, handoff_id=item.handoff_id)
+            path = fill(p.path, agency_reference=item.agency_reference, handoff_id=item.handoff_id)
             try:
-                response = self._send("GET", path, b"", {"Accept": "application/json"})
-                classify(response, frozenset({200}))
-                data = read_json(response)
+                answer = self._send("GET", path, b"", {}, limit=self.settings.max_answer_bytes)
+                classify(answer, frozenset({200}), what="agency status")
+                data = answer.json(what="agency status")
             except RetriableDeliveryError as exc:  # unreachable or overloaded: one timeout per pass is enough
                 self.log.warning("poll.stopped", handoff=item.handoff_id, error=str(exc))
                 break
-            except PermanentDeliveryError as exc:  # this ticket only (unknown to the agency, say)
+            except DeliveryError as exc:  # this ticket only (unknown to the agency, say)
                 self.log.warning("poll.failed", handoff=item.handoff_id, error=str(exc))
                 continue
-            code = jmespath.search(p.status, data)
-            kind = p.codes.get(str(code)) if code is not None else None
-            if kind is None:
-                continue
-            text = jmespath.search(p.text, data) if p.text else None
-            reference = jmespath.search(p.reference, data) if p.reference else None
-            messages.append(
-                PolledMessage(
-                    handoff=item.handoff_id,
-                    kind=kind,
-                    text=str(text or ""),
-                    agency_reference=str(reference or item.agency_reference or "") or None,
-                    status_code=str(code),
-                )
-            )
+            message = self._polled(item, data)
+            if message is not None:
+                messages.append(message)
         return messages
+
+    def _polled(self, item: PollItem, data: Any) -> Inbound | None:
+        """The message one status answer means, keyed by the agency's change (or its status in this round)."""
+        p = self.settings.poll
+        assert p is not None
+        code = jmespath.search(p.status, data)
+        kind = p.codes.get(str(code)) if code is not None else None
+        if kind is None:
+            return None
+        text = jmespath.search(p.text, data) if p.text else None
+        reference = jmespath.search(p.reference, data) if p.reference else None
+        change = jmespath.search(p.change_key, data) if p.change_key else None
+        key = f"status:{code}:change:{change}" if change not in (None, "") else f"status:{code}:round:{item.round}"
+        return Inbound(
+            handoff=item.handoff_id,
+            kind=kind,
+            text=str(text or ""),
+            agency_reference=str(reference or item.agency_reference or "") or None,
+            dedup_key=key[:200],
+        )
 
     @override
     def check(self) -> None:
-        """Every environment variable the agency's settings name is set."""
+        """Every environment variable the settings name is set, and the agency's server answers."""
         for name in self.settings.secret_envs():
-            secret(name)
+            try:
+                secret(name)
+            except DeliveryError as exc:
+                raise ConfigError(str(exc)) from None
+        try:
+            self.client.request("GET", self.settings.base_url, what="agency")
+        except DeliveryError as exc:
+            raise ConfigError(f"{self.settings.base_url}: {exc}") from None
 
     @override
     def close(self) -> None:
-        self.session.close()
+        self.client.close()
+        self.fetcher.close()
 
     @override
     def describe(self) -> dict[str, Any]:
@@ -166,33 +196,55 @@ class RestAdapter(Adapter):
             "base_url": s.base_url,
             "auth": s.auth.type,
             "attachments": s.attachments.mode,
+            "polls": s.poll.path if s.poll else None,
+            "follow_ons": {kind.value: f"{call.method} {call.path}" for kind, call in s.follow_ons.items()},
         }
 
-    def _send(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> requests.Response:
-        """One signed request; with OAuth2, a 401 is retried once with a fresh token."""
-        url = self.settings.base_url.rstrip("/") + "/" + path.lstrip("/")
-        key = secret(self.settings.signing_secret_env).get_secret_value()
-        response = self._request(method, url, body, headers, key)
-        if response.status_code == 401 and self.credentials.refreshable:
-            self.credentials.forget()
-            response = self._request(method, url, body, headers, key)
-        return response
-
-    def _request(self, method: str, url: str, body: bytes, headers: dict[str, str], key: str) -> requests.Response:
-        all_headers = {**headers, **self.credentials.headers(), **signed_headers(key, body)}
-        try:
-            return self.session.request(
-                method, url, data=body or None, headers=all_headers, timeout=self.timeout, allow_redirects=False
+    def _ticket_in(self, answer: Answer) -> str | None:
+        if self._ticket is None:
+            return None
+        found = self._ticket.search(answer.json())
+        if found is None or found == "":
+            raise PermanentDeliveryError(
+                f"agency answered {answer.status} without a ticket id at `{self.settings.ticket}`; "
+                "it may have taken the case: check with the agency before delivering again",
+                response_excerpt=answer.excerpt(),
             )
-        except RETRIABLE as exc:
-            raise RetriableDeliveryError(f"agency unreachable: {type(exc).__name__}: {exc}") from exc
+        return str(found)
+
+    def _send(
+        self, method: str, path: str, body: bytes, headers: dict[str, str], *, key: str = "", limit: int | None = None
+    ) -> Answer:
+        """One signed, bounded request; with OAuth2, a 401 is retried once with a fresh token."""
+        url = self.settings.base_url.rstrip("/") + "/" + path.lstrip("/")
+        if key:
+            headers = {**headers, IDEMPOTENCY_HEADER: key}
+        answer = self._request(method, url, body, headers, key, limit)
+        if answer.status == 401 and self.credentials.refreshable:
+            self.credentials.forget()
+            answer = self._request(method, url, body, headers, key, limit)
+        return answer
+
+    def _request(
+        self, method: str, url: str, body: bytes, headers: dict[str, str], key: str, limit: int | None
+    ) -> Answer:
+        signing = secret(self.settings.signing_secret_env).get_secret_value()
+        all_headers = {
+            "Accept": "application/json",
+            **headers,
+            **self.credentials.headers(),
+            **signed_headers(signing, method, url, body, idempotency_key=key),
+        }
+        return self.client.request(
+            method, url, body=body, headers=all_headers, limit=limit or self.settings.max_answer_bytes
+        )
 
 
 def _encode(payload: Any, files: list[Fetched]) -> tuple[bytes, str]:
     """UTF-8 JSON (Arabic stays as it is, never escaped), or multipart with the JSON as part `case`."""
     data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
     if not files:
-        return data, "application/json; charset=utf-8"
-    fields: list[tuple[str, Any]] = [("case", ("case.json", data, "application/json; charset=utf-8"))]
+        return data, JSON
+    fields: list[tuple[str, Any]] = [("case", ("case.json", data, JSON))]
     fields += [("files", (f.filename, f.data, f.content_type)) for f in files]
     return encode_multipart_formdata(fields, boundary=uuid.uuid4().hex)

@@ -1,43 +1,33 @@
 """Credentials for agency requests, read from the environment at call time, never stored in config.
 
-OAuth2 client credentials are done with plain requests rather than authlib's OAuth2Session: that
-session keeps its token as unguarded mutable state on a Session shared by worker threads, and the
-token call must use the adapter's own timeouts and error classification. A lock and twenty lines do.
+OAuth2 client credentials are done by hand rather than with authlib's OAuth2Session: that session
+keeps its token as unguarded mutable state on a Session shared by worker threads, and the token
+call must use the adapter's own bounded client and error classification. A lock and twenty lines do.
 """
 
 from __future__ import annotations
 
 import base64
-import os
 import threading
 import time
 
-import requests
 from pydantic import SecretStr
 
-from adapters.errors import PermanentDeliveryError, RetriableDeliveryError
-from adapters.rest.classify import RETRIABLE, classify, read_json
+from adapters.errors import PermanentDeliveryError
+from adapters.http import HttpClient, classify
 from adapters.rest.settings import ApiKeyAuth, Auth, BasicAuth, BearerAuth, NoAuth, OAuth2Auth
+from adapters.secrets import secret
 
 DEFAULT_TOKEN_SECONDS = 300.0
 """Token lifetime assumed when the token endpoint does not say."""
 
 
-def secret(env: str) -> SecretStr:
-    """The secret held by environment variable `env`; a missing one is retriable (ops can set it)."""
-    value = os.environ.get(env)
-    if not value:
-        raise RetriableDeliveryError(f"environment variable {env} is not set", env=env)
-    return SecretStr(value)
-
-
 class Credentials:
     """Turns an agency's auth settings into request headers; thread-safe."""
 
-    def __init__(self, auth: Auth, session: requests.Session, timeout: tuple[float, float]) -> None:
+    def __init__(self, auth: Auth, client: HttpClient) -> None:
         self.auth = auth
-        self._session = session
-        self._timeout = timeout
+        self._client = client
         self._lock = threading.Lock()
         self._token: SecretStr | None = None
         self._expires = 0.0
@@ -70,21 +60,19 @@ class Credentials:
         with self._lock:
             if self._token is not None and time.monotonic() < self._expires:
                 return self._token
-            data = {"grant_type": "client_credentials"}
+            form = {"grant_type": "client_credentials"}
             if a.scope:
-                data["scope"] = a.scope
-            try:
-                response = self._session.post(
-                    a.token_url,
-                    data=data,
-                    auth=(a.client_id, secret(a.client_secret_env).get_secret_value()),
-                    timeout=self._timeout,
-                    allow_redirects=False,
-                )
-            except RETRIABLE as exc:
-                raise RetriableDeliveryError(f"token endpoint unreachable: {type(exc).__name__}") from exc
-            classify(response, frozenset({200}), what="token endpoint")
-            body = read_json(response, what="token endpoint")
+                form["scope"] = a.scope
+            answer = self._client.request(
+                "POST",
+                a.token_url,
+                form=form,
+                auth=(a.client_id, secret(a.client_secret_env).get_secret_value()),
+                safe=True,
+                what="token endpoint",
+            )
+            classify(answer, frozenset({200}), what="token endpoint")
+            body = answer.json(what="token endpoint")
             token = body.get("access_token") if isinstance(body, dict) else None
             if not isinstance(token, str) or not token:
                 raise PermanentDeliveryError("token endpoint answered without an access_token")

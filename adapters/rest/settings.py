@@ -1,33 +1,22 @@
 """What an agency's `adapter:` block may say for `kind: rest`; checked at start-up, unknown keys refused.
 
 Secrets never appear here: each one is the *name* of an environment variable, read at call time.
+Paths are relative to `base_url` and may carry a query string; `{placeholders}` in them are
+filled in percent-encoded, so a value can never add a path segment or a parameter.
 """
 
 from __future__ import annotations
 
 import re
-import string
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import jmespath
-from jinja2 import TemplateSyntaxError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-from pydantic import BaseModel, ConfigDict, Field, FilePath, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, FilePath, field_validator, model_validator
 
-from schemas import MessageKind
-
-EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]*$")]
-"""The name of an environment variable that holds a secret (never the secret itself)."""
-
-HttpUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s/]+(/\S*)?$")]
-
-
-def _jmespath(expr: str) -> str:
-    jmespath.compile(expr)  # raises a ParseError that pydantic reports with the field's path
-    return expr
-
-
-JmesPath = Annotated[str, StringConstraints(min_length=1)]
+from adapters.attachments import AttachmentPolicy
+from adapters.http import HttpUrl
+from adapters.mapping import JmesPath, Mapping, compiles, placeholders
+from adapters.secrets import EnvName
+from schemas import FollowOnKind, MessageKind
 
 
 class _Strict(BaseModel):
@@ -84,101 +73,72 @@ class Tls(_Strict):
     ca_bundle: FilePath | None = None
 
 
-class FieldRule(_Strict):
-    """One target field: a JMESPath over the envelope, optionally through a code list or as a date."""
+class Call(_Strict):
+    """One request the hub makes for a follow-on message: where, how, and its body."""
 
-    path: JmesPath | None = None
-    value: Any = None
-    """A constant, when `path` is not given."""
-    codes: str | None = None
-    """The name of a code list under `body.codes` that translates the value."""
-    date: bool = False
-    """Format the value (an ISO date-time) with `body.date_format`."""
+    path: str
+    method: Literal["POST", "PUT", "PATCH"] = "POST"
+    body: Mapping = Mapping()
+    """Without a mapping the body is the hub's own shape: `{"handoff", "agency_reference", "follow_on"}`."""
 
     @field_validator("path")
     @classmethod
-    def _compiles(cls, v: str | None) -> str | None:
-        return v if v is None else _jmespath(v)
+    def _placeholders(cls, v: str) -> str:
+        return placeholders(v, {"handoff_id", "agency_reference", "reference"})
 
 
-class BodyMapping(_Strict):
-    """How the request body is built: a sandboxed Jinja2 template rendering JSON, or a field map.
+class Lookup(_Strict):
+    """How to ask the agency whether it already has a case (after a delivery that may have reached it)."""
 
-    With neither, the body is the hub's own shape: `{"handoff", "case", "attachments"}`.
-    """
+    path: str
+    """GET, relative to base_url; `{reference}`, `{handoff_id}` or `{idempotency_key}` are filled in."""
+    ticket: JmesPath
+    """Where the answer holds the ticket id; absent or empty (or a 404) means the agency has no such case."""
 
-    template: str | None = None
-    fields: dict[str, JmesPath | FieldRule] | None = None
-    """Dotted target path (`ticket.details.text`) to a JMESPath or a FieldRule."""
-    codes: dict[str, dict[str, str]] = {}
-    """Code lists, e.g. `kind: {complaint: C, suggestion: S, inquiry: Q}`."""
-    date_format: str = "%Y-%m-%dT%H:%M:%S%z"
-
-    @field_validator("template")
+    @field_validator("path")
     @classmethod
-    def _compiles(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                ImmutableSandboxedEnvironment().parse(v)
-            except TemplateSyntaxError as exc:
-                raise ValueError(f"template line {exc.lineno}: {exc.message}") from None
+    def _placeholders(cls, v: str) -> str:
+        placeholders(v, {"reference", "handoff_id", "idempotency_key"})
+        if "{" not in v:
+            raise ValueError("name the case with {reference}, {handoff_id} or {idempotency_key}")
         return v
 
-    @model_validator(mode="after")
-    def _consistent(self) -> BodyMapping:
-        if self.template is not None and self.fields is not None:
-            raise ValueError("give `template` or `fields`, not both")
-        for target, rule in (self.fields or {}).items():
-            if isinstance(rule, str):
-                _jmespath(rule)
-            elif rule.codes is not None and rule.codes not in self.codes:
-                raise ValueError(f"fields.{target}: no code list '{rule.codes}' under `codes`")
-            elif rule.path is None and rule.value is None:
-                raise ValueError(f"fields.{target}: give `path` or `value`")
-        return self
-
-
-class AttachmentPolicy(_Strict):
-    """How attachments reach the agency, and which it accepts.
-
-    `links`: the download URLs go in the body. `base64` and `multipart`: the hub fetches each file
-    (within the limits, checking its sha256) and sends the bytes, inline or as multipart parts.
-    """
-
-    mode: Literal["links", "base64", "multipart"] = "links"
-    max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
-    allowed_types: list[str] = ["application/pdf", "image/*"]
-    """Content types accepted; `image/*` covers every image type."""
-
-
-_PLACEHOLDERS = {"agency_reference", "handoff_id"}
+    @field_validator("ticket")
+    @classmethod
+    def _compiles(cls, v: str) -> str:
+        return compiles(v)
 
 
 class PollSettings(_Strict):
     """Status polling for agencies that cannot call back."""
 
     path: str
-    """Relative to base_url; `{agency_reference}` and/or `{handoff_id}` are filled in."""
+    """GET, relative to base_url; `{agency_reference}` and/or `{handoff_id}` are filled in."""
     status: JmesPath
-    """Where the response holds the agency's status code."""
+    """Where the answer holds the agency's status code."""
     text: JmesPath | None = None
     reference: JmesPath | None = None
-    """Where the response holds the agency's ticket id, when the poll is by handoff id."""
+    """Where the answer holds the agency's ticket id, when the poll is by handoff id."""
+    change_key: JmesPath | None = None
+    """Where the answer holds what names the agency's latest change (an update time, a journal entry
+    id). With it, each change is taken once, even the same status twice; without it, a status is
+    taken once per round of the handoff."""
     codes: dict[str, MessageKind]
-    """The agency's status codes that mean something to the hub; others are ignored."""
+    """The agency's status codes that mean something to the hub (as text: quote codes that look like
+    numbers in YAML); others are ignored."""
     every_seconds: float = Field(default=60.0, gt=0)
 
-    @field_validator("status", "text", "reference")
+    @field_validator("status", "text", "reference", "change_key")
     @classmethod
     def _compiles(cls, v: str | None) -> str | None:
-        return v if v is None else _jmespath(v)
+        return v if v is None else compiles(v)
 
     @field_validator("path")
     @classmethod
     def _placeholders(cls, v: str) -> str:
-        names = {name for _, name, _, _ in string.Formatter().parse(v) if name is not None}
-        if not names or not names <= _PLACEHOLDERS:
-            raise ValueError(f"use {{agency_reference}} or {{handoff_id}}; found {sorted(names) or 'none'}")
+        placeholders(v, {"agency_reference", "handoff_id"})
+        if "{" not in v:
+            raise ValueError("name the case with {agency_reference} or {handoff_id}")
         return v
 
 
@@ -186,6 +146,8 @@ class RestSettings(_Strict):
     """One agency's REST integration, entirely by configuration."""
 
     base_url: HttpUrl
+    plain_http: bool = False
+    """Allow `http://` (for a simulator in tests and the demo); otherwise the base URL must be https."""
     deliver_path: str = "/cases"
     """Relative to base_url; may hold `{handoff_id}` or `{reference}` (for agencies that PUT by id)."""
     method: Literal["POST", "PUT"] = "POST"
@@ -195,17 +157,31 @@ class RestSettings(_Strict):
     signing_secret_env: EnvName
     """The variable holding the HMAC-SHA256 secret shared with the agency (every request is signed)."""
     tls: Tls | None = None
-    body: BodyMapping = BodyMapping()
+    body: Mapping = Mapping()
+    """Without a mapping the body is the hub's own shape: `{"handoff", "case", "attachments"}`."""
     ticket: JmesPath | None = None
     """Where the response holds the agency's ticket id; when set, a response without it is refused."""
     success_statuses: list[int] = [200, 201, 202]
     connect_timeout: float = Field(default=5.0, gt=0)
     read_timeout: float = Field(default=30.0, gt=0)
+    total_timeout: float | None = Field(default=None, gt=0)
+    """The longest one call may take, however the agency drips its answer (default: connect + read)."""
+    max_answer_bytes: int = Field(default=1024 * 1024, gt=0)
+    """The most the hub reads of an agency's answer."""
+    honours_idempotency_key: bool = False
+    """The agency recognises a repeated `Idempotency-Key` and answers as the first time: resending
+    after an uncertain delivery is then safe. Say so only when the agency confirmed it."""
+    lookup: Lookup | None = None
     attachments: AttachmentPolicy = AttachmentPolicy()
     poll: PollSettings | None = None
-    remind_path: str | None = None
-    """Where deadline reminders are POSTed (the Reminder as JSON, signed); may hold `{handoff_id}`,
-    `{agency_reference}`. Without it the agency is reminded only through the follow-up queue."""
+    follow_ons: dict[FollowOnKind, Call] = {}
+    """The follow-on messages this agency takes, each with its call; the others go to the follow-up
+    queue for an officer to pass on."""
+
+    @property
+    def total(self) -> float:
+        """The bound on one call."""
+        return self.total_timeout or self.connect_timeout + self.read_timeout
 
     def secret_envs(self) -> list[str]:
         """Every environment variable this agency's settings name (the signing secret first)."""
@@ -215,15 +191,12 @@ class RestSettings(_Strict):
     @field_validator("deliver_path")
     @classmethod
     def _deliver_placeholders(cls, v: str) -> str:
-        names = {name for _, name, _, _ in string.Formatter().parse(v) if name is not None}
-        if not names <= {"handoff_id", "reference"}:
-            raise ValueError(f"only {{handoff_id}} and {{reference}} may be filled in; found {sorted(names)}")
-        return v
+        return placeholders(v, {"handoff_id", "reference"})
 
     @field_validator("ticket")
     @classmethod
     def _ticket_compiles(cls, v: str | None) -> str | None:
-        return v if v is None else _jmespath(v)
+        return v if v is None else compiles(v)
 
     @field_validator("success_statuses")
     @classmethod
@@ -239,3 +212,13 @@ class RestSettings(_Strict):
             if re.search(r"auth|key|token|secret|signature|idempotency", name, re.IGNORECASE):
                 raise ValueError(f"header '{name}' is set by the hub (auth, signature, key), not in YAML")
         return v
+
+    @model_validator(mode="after")
+    def _https(self) -> RestSettings:
+        urls = [("base_url", self.base_url)]
+        if isinstance(self.auth, OAuth2Auth):
+            urls.append(("auth.token_url", self.auth.token_url))
+        for name, url in urls:
+            if url.startswith("http://") and not self.plain_http:
+                raise ValueError(f"{name} must be https:// (set `plain_http: true` only for a test simulator)")
+        return self

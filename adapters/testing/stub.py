@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict
 from typing_extensions import override
 
 from adapters.base import Adapter, Capabilities
-from adapters.errors import PermanentDeliveryError, RetriableDeliveryError
-from schemas import AgencyConfig, Envelope, Receipt
+from adapters.errors import PermanentDeliveryError, RetriableDeliveryError, UncertainDeliveryError
+from schemas import AgencyConfig, Envelope, FollowOnEnvelope, FollowOnKind, Receipt
 
 
 class StubSettings(BaseModel):
@@ -20,9 +20,11 @@ class StubSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    fail: Literal["never", "retriable", "permanent"] = "never"
+    fail: Literal["never", "retriable", "permanent", "uncertain"] = "never"
     fail_times: int = 0
-    """With fail='retriable': fail only the first n attempts, then succeed."""
+    """With fail='retriable' or 'uncertain': fail only the first n attempts, then succeed."""
+    follow_ons: list[FollowOnKind] = list(FollowOnKind)
+    """The follow-on kinds it takes (recorded like deliveries)."""
     delay_seconds: float = 0.0
     record_file: str | None = None
 
@@ -32,12 +34,13 @@ class StubAdapter(Adapter):
 
     kind = "stub"
     settings_model = StubSettings
-    capabilities = Capabilities(callbacks=True)
     settings: StubSettings
 
     def __init__(self, agency: AgencyConfig, settings: BaseModel) -> None:
         super().__init__(agency, settings)
         self.deliveries: list[Envelope] = []
+        self.follow_ons: list[FollowOnEnvelope] = []
+        self.capabilities = Capabilities(callbacks=True, follow_ons=frozenset(self.settings.follow_ons))
 
     def _record(self, event: str, envelope: Envelope) -> None:
         if self.settings.record_file:
@@ -47,6 +50,7 @@ class StubAdapter(Adapter):
                 "key": envelope.idempotency_key,
                 "attempt": envelope.attempt,
                 "subject": envelope.case.subject,
+                "follow_on": envelope.follow_on.kind.value if isinstance(envelope, FollowOnEnvelope) else None,
             }
             with Path(self.settings.record_file).open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(line, ensure_ascii=False) + "\n")
@@ -59,11 +63,20 @@ class StubAdapter(Adapter):
         s = self.settings
         if s.fail == "permanent":
             raise PermanentDeliveryError("stub told to refuse", response_excerpt="400 refused")
-        if s.fail == "retriable" and (s.fail_times == 0 or envelope.attempt <= s.fail_times):
+        failing = s.fail_times == 0 or envelope.attempt <= s.fail_times
+        if s.fail == "retriable" and failing:
             raise RetriableDeliveryError("stub told to fail for now", retry_after=None)
+        if s.fail == "uncertain" and failing:
+            raise UncertainDeliveryError("stub told to time out after sending")
         self.deliveries.append(envelope)
         self._record("done", envelope)
         return Receipt(agency_reference=f"STUB-{envelope.handoff_id[-6:]}")
+
+    @override
+    def follow_on(self, envelope: FollowOnEnvelope) -> Receipt:
+        self._record("follow_on", envelope)
+        self.follow_ons.append(envelope)
+        return Receipt(agency_reference=envelope.agency_reference)
 
 
 def read_records(path: str | Path) -> list[dict[str, Any]]:

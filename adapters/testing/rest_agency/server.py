@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import structlog
 
-from adapters.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from adapters.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from adapters.testing.rest_agency.controller import Controller, Request
 
 log = structlog.get_logger(__name__)
@@ -129,7 +129,15 @@ class _Handler(BaseHTTPRequestHandler):
         key = c.secrets.get(agency, c.secrets.get("*"))
         if key is None:
             return None
-        return verify(key, self.headers.get(TIMESTAMP_HEADER, ""), self.headers.get(SIGNATURE_HEADER, ""), body)
+        return verify(
+            key,
+            method=self.command,
+            path=self.path,
+            timestamp=self.headers.get(TIMESTAMP_HEADER, ""),
+            signature=self.headers.get(SIGNATURE_HEADER, ""),
+            body=body,
+            idempotency_key=self.headers.get(IDEMPOTENCY_HEADER, ""),
+        )
 
     def _deliver(self, agency: str, body: bytes) -> None:
         c = self.server.controller
