@@ -5,13 +5,19 @@ from __future__ import annotations
 import os
 from typing import Annotated
 
-from pydantic import SecretStr, StringConstraints
+from pydantic import AfterValidator, SecretStr, StringConstraints
 
 from adapters.errors import RetriableDeliveryError
 
-EnvName = Annotated[str, StringConstraints(pattern=r"^(?!HUB_)[A-Z][A-Z0-9_]*$")]
-"""The name of an environment variable that holds a secret (never the secret itself); the hub's own
-`HUB_*` variables are not for agencies."""
+
+def _not_the_hubs(name: str) -> str:
+    if name.startswith("HUB_"):
+        raise ValueError("the hub's own HUB_* variables are not for agencies")
+    return name
+
+
+EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]*$"), AfterValidator(_not_the_hubs)]
+"""The name of an environment variable that holds a secret (never the secret itself)."""
 
 
 def secret(env: str) -> SecretStr:

@@ -6,13 +6,15 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from broker.config import Directory
+from broker.envelopes import shared_case
 from broker.errors import NotFound
-from broker.lifecycle import allows
+from broker.lifecycle import WITH_AGENCY, allows
 from broker.store.tables import agency_messages, cases, handoffs
 from schemas import HandoffState, MessageKind
 from schemas.agency_api import AgencyHandoff, AgencyHandoffItem, AgencyHandoffPage, SentMessage
 
-VISIBLE_STATES = (HandoffState.delivered, HandoffState.acknowledged, HandoffState.answered)
+VISIBLE_STATES = tuple(s for s in HandoffState if s.value in WITH_AGENCY)
 """What the list shows: handed over and still the agency's to act on (an answer may be amended
 until the central office accepts it). Pending ones have not reached the agency yet."""
 
@@ -62,13 +64,19 @@ def open_handoffs(
     return AgencyHandoffPage(handoffs=items, next_cursor=items[-1].id if len(rows) > limit else None)
 
 
-def agency_handoff(conn: Connection, agency_id: str, handoff_id: str) -> AgencyHandoff:
-    """One of the agency's handoffs, in any state; NotFound for another agency's, as for none."""
+def agency_handoff(conn: Connection, directory: Directory, agency_id: str, handoff_id: str) -> AgencyHandoff:
+    """One of the agency's handoffs, in any state; NotFound for another agency's, as for none.
+
+    The citizen's details are those the agency's `share` policy lists, and only while the handoff
+    is with the agency: before delivery, and after a transfer, a withdrawal or the accepted answer,
+    the agency sees the case without them.
+    """
     row = conn.execute(_query().where(handoffs.c.id == handoff_id, handoffs.c.agency_id == agency_id)).first()
     if row is None:
         raise NotFound(f"no handoff '{handoff_id}'")
     m = row._mapping
-    p = m["payload"]
+    p = shared_case(m["payload"], directory.agency(agency_id)).model_dump(mode="json")
+    with_agency = m["state"] in WITH_AGENCY
     sent = conn.execute(
         select(agency_messages)
         .where(agency_messages.c.handoff_id == handoff_id)
@@ -82,13 +90,13 @@ def agency_handoff(conn: Connection, agency_id: str, handoff_id: str) -> AgencyH
             "channel": p["channel"],
             "location": p.get("location"),
             "attachments": p.get("attachments", []),
-            "citizen": p["citizen"],
+            "citizen": p["citizen"] if with_agency else None,
             "messages": [
                 SentMessage(
                     id=s.id, kind=s.kind, text=s.text, agency_reference=s.agency_reference, created_at=s.created_at
                 )
                 for s in sent
             ],
-            "accepts": [k for k in MessageKind if allows(m["state"], k.value)],
+            "accepts": [k for k in MessageKind if allows(m["state"], k.value, by_agency=True)],
         }
     )

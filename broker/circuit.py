@@ -20,17 +20,14 @@ import structlog
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from adapters.errors import DeliveryError, RetriableDeliveryError
+from adapters.errors import AttachmentStoreError, DeliveryError, RetriableDeliveryError, UncertainDeliveryError
+from broker import followup
 from broker.settings import Settings
 from broker.store.engine import now
-from broker.store.handoffs import update_handoff
-from broker.store.tables import agency_circuits, handoffs
+from broker.store.tables import agency_circuits
 from schemas import HandoffState, Receipt
 
 log = structlog.get_logger(__name__)
-
-FOLLOWUP_PREFIX = "agency unreachable: circuit open since"
-"""Start of the follow-up reason an open circuit gives; a delivery that succeeds removes it."""
 
 
 class CircuitState(StrEnum):
@@ -124,11 +121,11 @@ def start_probe(c: Circuit, at: datetime, policy: Policy) -> Circuit:
     return replace(c, state=CircuitState.half_open, probe_until=at + timedelta(seconds=policy.probe_lease))
 
 
-def followup_reason(c: Circuit) -> str:
+def followup_note(c: Circuit) -> str:
     """Why an open circuit's handoffs are on the follow-up queue, in English and Arabic."""
     since = f"{c.opened_at:%Y-%m-%d %H:%M} UTC" if c.opened_at else "now"
     return (
-        f"{FOLLOWUP_PREFIX} {since} ({c.consecutive_failures} failed deliveries: {c.last_error}); "
+        f"agency unreachable: circuit open since {since} ({c.consecutive_failures} failed deliveries: {c.last_error}); "
         f"delivery resumes when the agency answers — "
         f"الجهة لا تستجيب: أوقف التسليم منذ {since} بعد {c.consecutive_failures} محاولات فاشلة، "
         f"ويُستأنف عندما تستجيب الجهة"
@@ -214,27 +211,19 @@ def probing(conn: Connection, circuits: list[Circuit], policy: Policy) -> None:
 def _park(conn: Connection, c: Circuit) -> int:
     """Put the agency's waiting handoffs on the follow-up queue; returns how many joined it."""
     waiting = (HandoffState.pending.value, HandoffState.delivering.value)
-    return conn.execute(
-        update(handoffs)
-        .where(handoffs.c.agency_id == c.agency_id, handoffs.c.state.in_(waiting), handoffs.c.followup.is_(None))
-        .values(followup=followup_reason(c), followup_since=now(), updated_at=now())
-    ).rowcount
+    return followup.park(conn, c.agency_id, followup_note(c), waiting)
 
 
-def record(
-    conn: Connection, settings: Settings, handoff: dict[str, Any], outcome: Receipt | DeliveryError | None
-) -> None:
-    """Tell the agency's breaker how one delivery went (called as the delivery is settled).
+def record(conn: Connection, settings: Settings, agency_id: str, outcome: Receipt | DeliveryError) -> None:
+    """Tell the agency's breaker how one call went (called as the outcome is settled).
 
-    Only retriable failures count against the agency; a delivered handoff loses the circuit's
-    follow-up reason. The common case (closed, no failures, success) costs one primary-key read.
+    Retriable and uncertain failures count against the agency; a refusal proves it reachable. The
+    attachment store's failures say nothing about the agency (and adapter bugs are not reported
+    here at all). The common case (closed, no failures, success) costs one primary-key read.
     """
-    if outcome is None:
+    if isinstance(outcome, AttachmentStoreError):
         return
-    agency_id = handoff["agency_id"]
-    if isinstance(outcome, Receipt) and (handoff.get("followup") or "").startswith(FOLLOWUP_PREFIX):
-        update_handoff(conn, handoff["id"], {"followup": None, "followup_since": None})
-    failed = isinstance(outcome, RetriableDeliveryError)
+    failed = isinstance(outcome, RetriableDeliveryError | UncertainDeliveryError)
     if not failed:
         row = conn.execute(select(agency_circuits).where(agency_circuits.c.agency_id == agency_id)).first()
         if row is None or (row.state == CircuitState.closed and row.consecutive_failures == 0):

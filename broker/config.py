@@ -62,11 +62,27 @@ class Directory:
         return self.agencies[agency_id]
 
     def adapter(self, agency_id: str) -> Adapter:
-        """The adapter of one agency (settings were checked at load time)."""
-        if agency_id not in self._adapters:
-            agency = self.agencies[agency_id]
-            self._adapters[agency_id] = adapter_class(agency.adapter.kind).from_config(agency)
+        """The adapter of one agency, built at load time (constructors do no I/O)."""
         return self._adapters[agency_id]
+
+    def check_adapters(self) -> list[str]:
+        """Ask each agency's adapter whether its endpoint is usable; every problem, with its agency."""
+        problems = []
+        for agency_id, adapter in self._adapters.items():
+            try:
+                adapter.check()
+            except HubError as exc:
+                problems.append(f"agencies.{agency_id}.adapter: {exc}")
+        return problems
+
+    def describe_adapters(self) -> dict[str, dict[str, Any]]:
+        """What each agency's adapter does, for people (never a secret)."""
+        return {agency_id: adapter.describe() for agency_id, adapter in self._adapters.items()}
+
+    def close(self) -> None:
+        """Release the adapters' connections (at shutdown)."""
+        for adapter in self._adapters.values():
+            adapter.close()
 
     def operator(self) -> AgencyConfig:
         """The central office's own entity, which triages what fits nowhere else."""
@@ -93,6 +109,9 @@ def _check_agencies(name: str, hub: HubConfig, problems: list[str]) -> dict[str,
         agencies[agency.id] = agency
         try:
             adapter_class(agency.adapter.kind).settings_model.model_validate(agency.adapter.settings)
+            for partner in agency.transfer_partners:
+                if partner not in {a.id for a in hub.agencies}:
+                    problems.append(f"{name}: agencies.{agency.id}.transfer_partners: unknown agency '{partner}'")
         except ValidationError as exc:
             for e in exc.errors():
                 loc = ".".join(str(p) for p in e["loc"])
@@ -134,4 +153,5 @@ def load_directory(config_dir: Path) -> Directory:
     sla = load_policy(config_dir, set(agencies), set(categories), problems)
     if problems:
         raise ConfigError(f"{name}: {len(problems)} problem(s)", problems)
-    return Directory(agencies=agencies, categories=categories, source=source, sla=sla)
+    adapters = {a.id: adapter_class(a.adapter.kind).from_config(a) for a in agencies.values()}
+    return Directory(agencies=agencies, categories=categories, source=source, sla=sla, _adapters=adapters)

@@ -1,42 +1,62 @@
 """Delivering handoffs through their agencies' adapters, with retries kept in the database.
 
-Each handoff is claimed (its outbox lease extended), delivered outside any transaction, and its
-outcome committed with its events. A message seen twice, or for work already done, has no effect.
+Each handoff is claimed (its outbox lease extended, with a token only this worker knows),
+delivered outside any transaction, and its outcome committed with its events. The claim is
+renewed while a batch runs, and an outcome is written only while the claim is still this
+worker's: a duplicate or stale message has no effect, and a late failure never overwrites.
+A late *success* is the truth about the agency and always wins.
+
+A delivery that may have reached the agency (a timeout after sending, a reset, a worker killed
+mid-call) is never blindly sent again: the agency is asked first when its adapter can look a case
+up; it is retried when the agency recognises a repeated idempotency key; otherwise the handoff
+waits as "outcome unknown" for an officer to check.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import structlog
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, insert, select
 
-from adapters.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError
-from broker import circuit, events, isolation, outbox
+from adapters.base import Adapter
+from adapters.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError, UncertainDeliveryError
+from broker import circuit, events, followup, isolation, outbox
+from broker.envelopes import conversations, envelope
 from broker.hub import Hub
 from broker.lifecycle import next_handoff_state
-from broker.outbox import DELIVER
+from broker.outbox import DELIVER, Taken
 from broker.retry import backoff
 from broker.store.cases import move_cases
 from broker.store.engine import now, transaction
-from broker.store.handoffs import update_handoff, update_handoffs
-from broker.store.tables import cases, handoffs
-from schemas import CaseIn, Envelope, HandoffState, Receipt
+from broker.store.handoffs import Handoff, update_handoff, update_handoffs
+from broker.store.tables import cases, handoffs, sent_messages
+from schemas import Envelope, FollowupReason, HandoffState, Receipt
 
 log = structlog.get_logger(__name__)
 
 FLUSH_SECONDS = 0.5
 """Outcomes of a batch are committed at least this often, so a slow agency holds few of them."""
 
+T = TypeVar("T")
+H = HandoffState
+
 
 @dataclass
 class _Job:
-    handoff: dict[str, Any]
-    case: CaseIn
-    attempt: int
+    h: Handoff
+    envelope: Envelope
+    taken: Taken
+    uncertain: bool
+    """An earlier attempt may have reached the agency."""
     outcome: Receipt | DeliveryError | None = None
+    adopted: bool = False
+    """The receipt came from asking the agency (a lookup), not from delivering again."""
+    crashed: bool = False
+    renewed: float = field(default_factory=time.monotonic)
 
 
 def deliver(hub: Hub, claims: list[tuple[str, str]]) -> None:
@@ -48,7 +68,9 @@ def deliver(hub: Hub, claims: list[tuple[str, str]]) -> None:
     done: list[_Job] = []
     flushed = time.monotonic()
     for job in jobs:
-        job.outcome = _attempt(hub, job)
+        if not _renew(hub, job):
+            continue  # the lease ran out and the work went to another worker
+        _attempt(hub, job)
         done.append(job)
         if time.monotonic() - flushed > FLUSH_SECONDS:
             _settle(hub, done)
@@ -59,158 +81,248 @@ def deliver(hub: Hub, claims: list[tuple[str, str]]) -> None:
 def _claim(hub: Hub, claims: list[tuple[str, str]]) -> list[_Job]:
     jobs: list[_Job] = []
     with transaction(hub.engine) as conn:
-        attempts = outbox.take_many(conn, DELIVER, claims, hub.settings.lease_seconds)
-        if not attempts:
+        taken = outbox.take_many(conn, DELIVER, claims, hub.settings.lease_seconds)
+        if not taken:
             return []
         rows = conn.execute(
             select(handoffs, cases.c.payload)
             .join(cases, cases.c.id == handoffs.c.case_id)
-            .where(handoffs.c.id.in_(sorted(attempts)))
+            .where(handoffs.c.id.in_(sorted(taken)))
         ).all()
-        settled = []
-        starting: dict[str, dict[str, Any]] = {}
+        settled, starting, found = [], {}, []
         for row in rows:
-            h = dict(row._mapping)
-            payload = h.pop("payload")
-            if h["state"] not in (HandoffState.pending, HandoffState.delivering):
-                settled.append(h["id"])  # delivered, or failed and chased by hand: nothing to do
+            h = Handoff.from_row(row)
+            if h.state not in (H.pending, H.delivering):
+                settled.append(h.id)  # delivered, or failed and chased by hand: nothing to do
                 continue
-            attempt = attempts[h["id"]]
-            starting[h["id"]] = {"state": next_handoff_state(h["state"], "start_delivery").value, "attempts": attempt}
-            jobs.append(_Job(handoff=h, case=CaseIn.model_validate(payload), attempt=attempt))
+            # still `delivering` when taken: the worker that started it never settled (killed, lost)
+            uncertain = h.uncertain or h.state == H.delivering
+            attempt = taken[h.id].attempt
+            state = next_handoff_state(h.state, "start_delivery").value
+            starting[h.id] = {"state": state, "attempts": attempt, "uncertain": uncertain}
+            found.append((h, row.payload, uncertain))
+        said = conversations(conn, [h.id for h, _, _ in found])
+        for h, payload, uncertain in found:
+            attempt = taken[h.id].attempt
+            env = envelope(hub, h, payload, said[h.id], attempt=attempt)
+            jobs.append(_Job(h, env, taken[h.id], uncertain))
         update_handoffs(conn, starting)
         outbox.done(conn, DELIVER, settled)
     return jobs
 
 
-def _attempt(hub: Hub, job: _Job) -> Receipt | DeliveryError:
-    h = job.handoff
-    bound = log.bind(handoff=h["id"], case=h["case_id"], agency=h["agency_id"], attempt=job.attempt)
-    envelope = Envelope(
-        handoff_id=h["id"],
-        case_id=h["case_id"],
-        idempotency_key=h["id"],
-        attempt=job.attempt,
-        agency=hub.directory.agency(h["agency_id"]),
-        case=job.case,
-    )
+def _renew(hub: Hub, job: _Job) -> bool:
+    """Keep the claim while earlier jobs of the batch ran; False if it went to someone else."""
+    lease = hub.settings.lease_seconds
+    if time.monotonic() - job.renewed < lease / 4:
+        return True
+    with transaction(hub.engine) as conn:
+        kept = outbox.renew(conn, DELIVER, job.h.id, job.taken.token, lease)
+    job.renewed = time.monotonic()
+    return kept
+
+
+def _call(hub: Hub, adapter: Adapter, agency_id: str, call: Callable[[], T]) -> T:
+    if adapter.capabilities.manual:
+        return call()
+    return isolation.bounded(hub, agency_id, call)
+
+
+def _attempt(hub: Hub, job: _Job) -> None:
+    h = job.h
+    bound = log.bind(handoff=h.id, case=h.case_id, agency=h.agency_id, attempt=job.taken.attempt)
+    adapter = hub.directory.adapter(h.agency_id)
+    caps = adapter.capabilities
+    env = job.envelope
     try:
-        adapter = hub.directory.adapter(h["agency_id"])
-        if not adapter.remote:
-            return adapter.deliver(envelope)
-        return isolation.bounded(hub, h["agency_id"], lambda: adapter.deliver(envelope))
-    except DeliveryError as exc:
-        bound.warning("handoff.delivery_error", error=str(exc), retriable=isinstance(exc, RetriableDeliveryError))
-        return exc
-    except Exception as exc:  # an adapter bug must not lose the handoff: treat it as retriable
-        bound.exception("handoff.adapter_crashed")
-        return RetriableDeliveryError(f"adapter error: {type(exc).__name__}: {exc}")
+        if job.uncertain and not caps.manual:
+            if caps.lookup:
+                found = _call(hub, adapter, h.agency_id, lambda: adapter.lookup(env))
+                if found is not None:
+                    job.outcome, job.adopted = found, True
+                    return
+            elif not caps.idempotent:
+                job.outcome = UncertainDeliveryError(
+                    "an earlier attempt may have reached the agency, which can neither be asked nor recognises "
+                    "a repeated delivery"
+                )
+                return
+        job.outcome = _call(hub, adapter, h.agency_id, lambda: adapter.deliver(env))
+    except Exception as exc:
+        classified = adapter.classify(exc)
+        if classified is None:  # an adapter bug must not lose the handoff, nor count against the agency
+            bound.exception("handoff.adapter_crashed")
+            job.crashed = True
+            classified = RetriableDeliveryError(f"adapter error: {type(exc).__name__}")
+        bound.warning("handoff.delivery_error", error=str(classified), outcome=type(classified).__name__)
+        job.outcome = classified
 
 
 def _settle(hub: Hub, jobs: list[_Job]) -> None:
     if not jobs:
         return
     with transaction(hub.engine) as conn:
-        ids = [job.handoff["id"] for job in jobs]
-        current = dict(conn.execute(select(handoffs.c.id, handoffs.c.state).where(handoffs.c.id.in_(ids))).all())
-        unsettled = outbox.waiting(conn, DELIVER, ids)
-        # Not `delivering` any more: settled by another worker (its outbox row is gone), or the
-        # agency acknowledged from inside its answer to our push (the row is still here).
-        live = [job for job in jobs if current[job.handoff["id"]] == HandoffState.delivering]
-        spoke = [
+        held = outbox.holding(conn, DELIVER, {job.h.id: job.taken.token for job in jobs})
+        ids = [job.h.id for job in jobs]
+        current = {
+            row.id: Handoff.from_row(row)
+            for row in conn.execute(select(handoffs).where(handoffs.c.id.in_(ids)).with_for_update())
+        }
+        waiting = outbox.waiting(conn, DELIVER, ids)
+        delivered = [
             job
             for job in jobs
-            if current[job.handoff["id"]] == HandoffState.acknowledged and job.handoff["id"] in unsettled
+            if isinstance(job.outcome, Receipt) and _receipt_applies(current[job.h.id], job.h.id in waiting)
         ]
-        delivered = [job for job in live + spoke if isinstance(job.outcome, Receipt)]
-        _settle_delivered(hub, conn, delivered, {job.handoff["id"]: current[job.handoff["id"]] for job in delivered})
-        for job in live:
-            if not isinstance(job.outcome, Receipt):
-                _settle_one(hub, conn, job)
-        # an error after the agency acknowledged: it has the case, so there is nothing to retry
-        outbox.done(conn, DELIVER, [job.handoff["id"] for job in spoke if not isinstance(job.outcome, Receipt)])
+        _settle_delivered(hub, conn, delivered, current)
+        for job in jobs:
+            h = current[job.h.id]
+            if isinstance(job.outcome, Receipt) or job.h.id not in held:
+                continue  # a stale worker's failure is never written
+            if h.state == H.delivering:
+                _settle_failed(hub, conn, job, h)
+            elif h.state == H.acknowledged:
+                # an error after the agency acknowledged from inside its answer: it has the case
+                outbox.done(conn, DELIVER, [h.id])
 
 
-def _settle_delivered(hub: Hub, conn: Connection, jobs: list[_Job], states: dict[str, str]) -> None:
+def _receipt_applies(h: Handoff, waiting: bool) -> bool:
+    """A receipt is written unless the handoff already moved on; a late one beats a failure by the hub.
+
+    An acknowledged handoff whose delivery work still waits was acknowledged from inside the
+    agency's answer to this very push: it gains its delivery record.
+    """
+    if h.state in (H.pending, H.delivering, H.outcome_unknown):
+        return True
+    if h.state == H.acknowledged:
+        return waiting
+    return h.state == H.failed and h.followup_reason == FollowupReason.delivery_failed
+
+
+def _settle_delivered(hub: Hub, conn: Connection, jobs: list[_Job], current: dict[str, Handoff]) -> None:
     """The common outcome, written for the whole batch at once (a few statements, not a few per handoff).
 
     A handoff the agency already acknowledged keeps that state; it only gains its delivery record.
     """
     if not jobs:
         return
-    at = now()
-    delivered = next_handoff_state(HandoffState.delivering, "delivered").value
     changes: dict[str, dict[str, Any]] = {}
     rows: list[dict[str, Any]] = []
+    sent: list[dict[str, Any]] = []
     for job in jobs:
-        h, receipt = job.handoff, job.outcome
+        h, receipt = current[job.h.id], job.outcome
         assert isinstance(receipt, Receipt)
-        if hub.directory.adapter(h["agency_id"]).remote:
-            circuit.record(conn, hub.settings, h, receipt)
-        early = states[h["id"]] != HandoffState.delivering
-        values: dict[str, Any] = {"state": states[h["id"]] if early else delivered, "last_error": None}
+        if not h.manual:
+            circuit.record(conn, hub.settings, h.agency_id, receipt)
+        early = h.state == H.acknowledged
+        values: dict[str, Any] = {"last_error": None, "uncertain": False}
+        if not early:
+            values["state"] = next_handoff_state(h.state, "receipt").value
         if receipt.agency_reference:
             values["agency_reference"] = receipt.agency_reference
-        if receipt.followup and not early:
-            values.update(followup=receipt.followup, followup_since=at)
-        changes[h["id"]] = values
-        data = {
-            "agency": h["agency_id"],
-            "attempt": job.attempt,
-            "agency_reference": receipt.agency_reference,
-            "followup": receipt.followup,
-        }
+        if h.manual and not early:
+            values.update(followup.flag(h, FollowupReason.manual, followup.manual_note()))
+        else:
+            values.update(
+                followup.cleared(
+                    conn,
+                    h,
+                    FollowupReason.circuit_open,
+                    FollowupReason.delivery_failed,
+                    FollowupReason.outcome_unknown,
+                    state=values.get("state"),
+                )
+            )
+        changes[h.id] = values
+        data = {"agency": h.agency_id, "attempt": job.taken.attempt, "agency_reference": receipt.agency_reference}
+        if job.adopted:
+            data["adopted"] = True  # the agency had it already: found by asking, not sent again
         rows.append(
-            {"type": "handoff.delivered", "case_id": h["case_id"], "handoff_id": h["id"], "actor": "hub", "data": data}
+            {"type": "handoff.delivered", "case_id": h.case_id, "handoff_id": h.id, "actor": "hub", "data": data}
         )
+        if receipt.message_id:
+            sent.append({"message_id": receipt.message_id, "handoff_id": h.id, "created_at": now()})
     update_handoffs(conn, changes)
-    move_cases(conn, [job.handoff["case_id"] for job in jobs], "deliver")
+    move_cases(conn, [job.h.case_id for job in jobs], "deliver")
     events.append_many(conn, rows)
+    if sent:
+        conn.execute(insert(sent_messages), sent)
     outbox.done(conn, DELIVER, changes)
     for job in jobs:
-        h = job.handoff
-        log.info("handoff.delivered", handoff=h["id"], case=h["case_id"], agency=h["agency_id"])
+        log.info("handoff.delivered", handoff=job.h.id, case=job.h.case_id, agency=job.h.agency_id, adopted=job.adopted)
 
 
-def _settle_one(hub: Hub, conn: Connection, job: _Job) -> None:
-    """A failed attempt: retry later, or give up and put the handoff on the follow-up queue."""
+def _settle_failed(hub: Hub, conn: Connection, job: _Job, h: Handoff) -> None:
+    """A failed attempt: retry later, wait for an officer to check, or give up to the follow-up queue."""
     s = hub.settings
-    h = job.handoff
-    current = HandoffState.delivering
-    at = now()
     outcome = job.outcome
-    circuit.record(conn, s, h, outcome)
     assert isinstance(outcome, DeliveryError)
+    if not (h.manual or job.crashed):
+        circuit.record(conn, s, h.agency_id, outcome)
     reason = str(outcome)
-    if outcome.response_excerpt:
-        reason = f"{reason}: {outcome.response_excerpt[:500]}"
-    if isinstance(outcome, PermanentDeliveryError) or job.attempt >= s.max_attempts:
-        why = "refused" if isinstance(outcome, PermanentDeliveryError) else f"gave up after {job.attempt} attempts"
-        update_handoff(
-            conn,
-            h["id"],
-            {
-                "state": next_handoff_state(current, "fail").value,
-                "last_error": reason,
-                "followup": f"delivery failed ({why}): {reason}",
-                "followup_since": at,
-            },
+    last_error = f"{reason}: {outcome.response_excerpt[:500]}" if outcome.response_excerpt else reason
+    caps = hub.directory.adapter(h.agency_id).capabilities
+    final = job.taken.attempt >= s.max_attempts
+    if isinstance(outcome, UncertainDeliveryError):
+        if final or not (caps.lookup or caps.idempotent):
+            _outcome_unknown(conn, h, job, reason, last_error)
+            return
+        _retry(hub, conn, h, job, last_error, uncertain=True)
+        return
+    if isinstance(outcome, PermanentDeliveryError) or final:
+        why = (
+            "refused" if isinstance(outcome, PermanentDeliveryError) else f"gave up after {job.taken.attempt} attempts"
         )
+        note = f"delivery failed ({why}): {reason}"
+        values = {"state": next_handoff_state(h.state, "fail").value, "last_error": last_error}
+        values.update(followup.flag(h, FollowupReason.delivery_failed, note))
+        update_handoff(conn, h.id, values, expect=H.delivering)
         events.append(
             conn,
             type="handoff.failed",
-            case_id=h["case_id"],
-            handoff_id=h["id"],
+            case_id=h.case_id,
+            handoff_id=h.id,
             actor="hub",
-            agency=h["agency_id"],
-            attempt=job.attempt,
+            agency=h.agency_id,
+            attempt=job.taken.attempt,
             reason=reason,
         )
-        outbox.done(conn, DELIVER, [h["id"]])
-        log.warning("handoff.failed", handoff=h["id"], case=h["case_id"], agency=h["agency_id"], reason=reason)
+        outbox.done(conn, DELIVER, [h.id])
+        log.warning("handoff.failed", handoff=h.id, case=h.case_id, agency=h.agency_id, reason=reason)
         return
+    _retry(hub, conn, h, job, last_error, uncertain=job.uncertain)
+
+
+def _retry(hub: Hub, conn: Connection, h: Handoff, job: _Job, last_error: str, *, uncertain: bool) -> None:
+    s = hub.settings
+    outcome = job.outcome
     retry_after = outcome.retry_after if isinstance(outcome, RetriableDeliveryError) else None
-    delay = backoff(job.attempt, s.backoff_base, s.backoff_cap, retry_after)
-    update_handoff(conn, h["id"], {"state": next_handoff_state(current, "retry").value, "last_error": reason})
-    outbox.postpone(conn, DELIVER, h["id"], delay)
-    log.info("handoff.retry_scheduled", handoff=h["id"], agency=h["agency_id"], attempt=job.attempt, delay=delay)
+    delay = backoff(job.taken.attempt, s.backoff_base, s.backoff_cap, retry_after)
+    values = {"state": next_handoff_state(h.state, "retry").value, "last_error": last_error, "uncertain": uncertain}
+    update_handoff(conn, h.id, values, expect=H.delivering)
+    outbox.postpone(conn, DELIVER, h.id, delay)
+    log.info("handoff.retry_scheduled", handoff=h.id, agency=h.agency_id, attempt=job.taken.attempt, delay=delay)
+
+
+def _outcome_unknown(conn: Connection, h: Handoff, job: _Job, reason: str, last_error: str) -> None:
+    """The agency may have the case and cannot be asked: an officer checks before anything is sent again."""
+    note = (
+        f"the agency may already have this case ({reason}): ask it for its reference, then "
+        f"`tawasul-hub followup confirm {h.id} --reference REF` or `tawasul-hub followup resend {h.id}` / "
+        "قد تكون الجهة استلمت الحالة: اسألها عن رقمها المرجعي قبل إعادة الإرسال"
+    )
+    values = {"state": next_handoff_state(h.state, "uncertain").value, "last_error": last_error, "uncertain": True}
+    values.update(followup.flag(h, FollowupReason.outcome_unknown, note))
+    update_handoff(conn, h.id, values, expect=H.delivering)
+    events.append(
+        conn,
+        type="handoff.outcome_unknown",
+        case_id=h.case_id,
+        handoff_id=h.id,
+        actor="hub",
+        agency=h.agency_id,
+        attempt=job.taken.attempt,
+        reason=reason,
+    )
+    outbox.done(conn, DELIVER, [h.id])
+    log.warning("handoff.outcome_unknown", handoff=h.id, case=h.case_id, agency=h.agency_id, reason=reason)

@@ -6,11 +6,13 @@ from adapters.errors import ConfigError, HubError, PermanentDeliveryError, Retri
 
 __all__ = [
     "ConfigError",
+    "Conflict",
     "HubError",
     "InvalidTransition",
     "NotFound",
     "PermanentDeliveryError",
     "RetriableDeliveryError",
+    "Throttled",
     "Unprocessable",
 ]
 
@@ -22,6 +24,22 @@ class InvalidTransition(HubError):
         super().__init__(f"{what} is {state}; cannot {action}", state=state, action=action)
         self.state = state
         self.action = action
+
+
+class Conflict(HubError):
+    """Raised when a row moved on while the caller acted on it: another actor got there first."""
+
+    def __init__(self, message: str, state: str) -> None:
+        super().__init__(message, state=state)
+        self.state = state
+
+
+class Throttled(HubError):
+    """Raised when a caller sends more than its share; `retry_after` says when to try again."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.retry_after = retry_after
 
 
 class NotFound(HubError):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import structlog
@@ -11,6 +10,7 @@ from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from broker import deadlines, events, outbox
+from broker.assign import handoff_row
 from broker.config import Directory
 from broker.errors import Unprocessable
 from broker.ids import new_id
@@ -18,7 +18,7 @@ from broker.outbox import DELIVER
 from broker.routing import route
 from broker.store.engine import now, transaction
 from broker.store.tables import cases, handoffs
-from schemas import CaseIn, CaseState, HandoffState
+from schemas import CaseIn, CaseState
 
 log = structlog.get_logger(__name__)
 
@@ -55,17 +55,6 @@ def submit_cases(engine: Engine, directory: Directory, batch: list[CaseIn], acto
             return _insert(conn, directory, batch, routes, actor)
 
 
-def create_handoff(
-    conn: Connection, directory: Directory, case_id: str, agency_id: str, *, transferred_from: str | None = None
-) -> dict[str, Any]:
-    """A new pending handoff with its delivery work queued (used at intake and on transfer)."""
-    case = conn.execute(select(cases.c.kind, cases.c.category).where(cases.c.id == case_id)).one()
-    row = _handoff_row(directory, case_id, agency_id, now(), transferred_from, case.kind, case.category)
-    conn.execute(insert(handoffs), row)
-    outbox.enqueue(conn, [(DELIVER, row["id"], agency_id)])
-    return row
-
-
 def _insert(
     conn: Connection, directory: Directory, batch: list[CaseIn], routes: list[list[str]], actor: str
 ) -> list[Accepted]:
@@ -97,8 +86,9 @@ def _insert(
         )
         routed = []
         for agency_id in agencies:
-            row = _handoff_row(directory, case_id, agency_id, at, None, case.kind.value, case.category)
-            routed.append({"handoff": row["id"], "agency": agency_id, **deadlines.announce(directory.sla, row)})
+            row = handoff_row(directory, case_id, agency_id, at, case.kind.value, case.category)
+            clocks = deadlines.announce(directory.sla, row["ack_due_at"], row["answer_due_at"], row["answer_allowed"])
+            routed.append({"handoff": row["id"], "agency": agency_id, **clocks})
             handoff_rows.append(row)
         event_rows.append(_event("case.received", case_id, actor, {"kind": case.kind.value, "category": case.category}))
         event_rows.append(_event("case.routed", case_id, "hub", {"handoffs": routed}))
@@ -109,30 +99,6 @@ def _insert(
         events.append_many(conn, event_rows)
         log.info("cases.accepted", count=len(case_rows), handoffs=len(handoff_rows))
     return results
-
-
-def _handoff_row(
-    directory: Directory,
-    case_id: str,
-    agency_id: str,
-    at: datetime,
-    transferred_from: str | None,
-    kind: str,
-    category: str,
-) -> dict[str, Any]:
-    return {
-        "id": new_id("h"),
-        "case_id": case_id,
-        "agency_id": agency_id,
-        "adapter": directory.agency(agency_id).adapter.kind,
-        "state": HandoffState.pending.value,
-        "overdue": False,
-        "attempts": 0,
-        "transferred_from": transferred_from,
-        "created_at": at,
-        "updated_at": at,
-        **deadlines.initial(directory.sla, kind, category, agency_id, at),
-    }
 
 
 def _event(type: str, case_id: str, actor: str, data: dict[str, Any]) -> dict[str, Any]:

@@ -22,8 +22,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import CompoundSelect, Connection, Select, func, select, text, union_all
 
-from adapters.errors import RetriableDeliveryError
-from adapters.registry import adapter_class
+from adapters.errors import RetriableDeliveryError, UncertainDeliveryError
 from broker import circuit, outbox
 from broker.circuit import Circuit, CircuitState
 from broker.hub import Hub
@@ -38,11 +37,15 @@ _CLAIM_LOCK = 0x7441_636C  # arbitrary, constant advisory-lock key for per-agenc
 T = TypeVar("T")
 
 
-def max_in_flight(settings: Settings, agency: AgencyConfig) -> int:
-    """The agency's own limit from agencies.yaml, else the hub's default; none for local adapters."""
-    if not adapter_class(agency.adapter.kind).remote:
-        return settings.relay_batch  # the manual adapter waits on nobody: only the pass size bounds it
+def max_in_flight(settings: Settings, agency: AgencyConfig, manual: bool) -> int:
+    """The agency's own limit from agencies.yaml, else the hub's default; none for manual adapters."""
+    if manual:
+        return settings.relay_batch  # a manual adapter waits on nobody: only the pass size bounds it
     return agency.max_in_flight or settings.agency_max_in_flight
+
+
+def _manual(hub: Hub, agency_id: str) -> bool:
+    return hub.directory.adapter(agency_id).capabilities.manual
 
 
 def in_flight(conn: Connection, at: datetime) -> dict[str, int]:
@@ -60,7 +63,7 @@ def _room(hub: Hub, busy: dict[str, int], circuits: dict[str, Circuit], at: date
     """How many more deliveries each known agency may have claimed now."""
     room: dict[str, int] = {}
     for agency_id, agency in hub.directory.agencies.items():
-        free = max_in_flight(hub.settings, agency) - busy.get(agency_id, 0)
+        free = max_in_flight(hub.settings, agency, _manual(hub, agency_id)) - busy.get(agency_id, 0)
         gate = circuit.allowance(circuits[agency_id], at) if agency_id in circuits else None
         room[agency_id] = max(0, free if gate is None else min(free, gate))
     return room
@@ -119,7 +122,7 @@ def status(conn: Connection, hub: Hub) -> list[AgencyStatus]:
         AgencyStatus(
             agency=agency_id,
             in_flight=busy.get(agency_id, 0),
-            max_in_flight=max_in_flight(hub.settings, agency),
+            max_in_flight=max_in_flight(hub.settings, agency, _manual(hub, agency_id)),
             circuit=circuits.get(agency_id, Circuit(agency_id)),
         )
         for agency_id, agency in hub.directory.agencies.items()
@@ -141,12 +144,13 @@ def bounded(hub: Hub, agency_id: str, call: Callable[[], T]) -> T:
 
     Celery's thread pool enforces no time limit, so an adapter that ignores its timeouts would
     otherwise hold a worker thread for good (and, once the lease ran out, the next one too). Here
-    the worker gives up after the timeout with a retriable error (which counts towards the
-    agency's circuit); the stuck call keeps one of the agency's `max_in_flight` slots in this
-    process until it returns, so a hanging agency holds at most that many threads per process.
+    the worker gives up after the timeout: the call may have reached the agency, so that is an
+    UncertainDeliveryError (which counts towards the agency's circuit); the stuck call keeps one of
+    the agency's `max_in_flight` slots in this process until it returns, so a hanging agency holds
+    at most that many threads per process. Waiting for a slot sends nothing: that is retriable.
     """
     timeout = hub.settings.delivery_timeout
-    size = max_in_flight(hub.settings, hub.directory.agency(agency_id))
+    size = max_in_flight(hub.settings, hub.directory.agency(agency_id), manual=False)
     slots = _agency_slots(agency_id, size)
     if not slots.acquire(timeout=timeout):
         raise RetriableDeliveryError(f"agency busy: {size} earlier deliveries still unanswered", agency=agency_id)
@@ -165,7 +169,9 @@ def bounded(hub: Hub, agency_id: str, call: Callable[[], T]) -> T:
     context = contextvars.copy_context()  # keeps structlog's bound context in the log lines
     threading.Thread(target=context.run, args=(run,), name=f"deliver-{agency_id}", daemon=True).start()
     if not finished.wait(timeout):
-        raise RetriableDeliveryError(f"no answer from the agency within {timeout:g} s", agency=agency_id)
+        raise UncertainDeliveryError(
+            f"no answer from the agency within {timeout:g} s; it may have received the request", agency=agency_id
+        )
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]  # type: ignore[no-any-return]

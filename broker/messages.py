@@ -1,34 +1,35 @@
-"""Agency messages, checked against the handoff's state, de-duplicated and applied once.
+"""Agency messages, checked against the handoff's state and the sender's role, de-duplicated, applied once.
 
-Whatever the transport (an adapter, the agency API, a phone call recorded by the central office),
-a message takes the same path.
+Whatever the transport (an adapter's poll or inbox, the agency API, a phone call recorded by the
+central office), a message takes the same path. What an agency's own system may do is narrower
+than what the central office may record (broker.lifecycle.AGENCY_MOVES); a transfer to another
+agency is a request the central office decides, unless the two agencies are configured as
+transfer partners.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select
 
-from broker import deadlines, events
+from broker import deadlines, events, followup, transfers
 from broker.config import Directory
-from broker.errors import NotFound, Unprocessable
+from broker.errors import Throttled, Unprocessable
 from broker.ids import new_id
-from broker.intake import create_handoff
-from broker.lifecycle import next_handoff_state
+from broker.lifecycle import all_answered, next_handoff_state
+from broker.settings import Settings
 from broker.store.cases import move_case
 from broker.store.engine import now, transaction
-from broker.store.handoffs import update_handoff
+from broker.store.handoffs import Handoff, load, update_handoff
 from broker.store.tables import agency_messages, cases, handoffs
-from schemas import AgencyMessage, HandoffState, MessageKind
+from broker.throttle import TokenBuckets
+from schemas import AgencyMessage, FollowupReason, HandoffState, MessageKind
 
 log = structlog.get_logger(__name__)
-
-# handoffs that no longer count when asking whether every agency has answered
-_OUT_OF_PLAY = {HandoffState.transferred.value, HandoffState.cancelled.value, HandoffState.failed.value}
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,16 @@ class Recorded:
     duplicate: bool
 
 
+@dataclass(frozen=True)
+class Sender:
+    """Who a message comes from: an agency's own system (API, adapter) or the central office recording it."""
+
+    actor: str
+    source: str
+    agency_id: str | None = None
+    """Set for an agency's own system: only its handoffs exist for it, and it may do less."""
+
+
 def dedup_key(message: AgencyMessage, idempotency_key: str | None) -> str:
     """The caller's Idempotency-Key, or a digest of what the message says (so a re-post is one)."""
     if idempotency_key:
@@ -48,37 +59,57 @@ def dedup_key(message: AgencyMessage, idempotency_key: str | None) -> str:
     return f"sha:{digest[:40]}"
 
 
+class Limits:
+    """How many messages an agency may send: per agency and per handoff, each a token bucket."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.per_agency = TokenBuckets(settings.message_rate, settings.message_burst)
+        self.per_handoff = TokenBuckets(settings.message_rate / 10, max(10, settings.message_burst // 10))
+        self.cap = settings.messages_per_handoff
+
+    def check(self, agency_id: str, handoff_id: str) -> None:
+        """Spend one message of the agency's share; Throttled says when to come back."""
+        wait = max(self.per_agency.take(("agency", agency_id)), self.per_handoff.take(("handoff", handoff_id)))
+        if wait > 0:
+            raise Throttled(f"too many messages from {agency_id}; try again in {wait:.0f} s", retry_after=wait)
+
+
 def record_message(
     engine: Engine,
     directory: Directory,
     handoff_id: str,
     message: AgencyMessage,
+    sender: Sender,
     *,
-    source: str,
-    actor: str,
-    agency_id: str | None = None,
     idempotency_key: str | None = None,
+    dedup: str | None = None,
+    limits: Limits | None = None,
 ) -> Recorded:
     """Apply one agency message.
 
-    With `agency_id`, a handoff of another agency is NotFound; an illegal move is
-    InvalidTransition; a repeat returns the first recording and changes nothing.
+    With `sender.agency_id`, a handoff of another agency is NotFound and the agency's narrower
+    moves apply; an illegal move is InvalidTransition; a repeat (same `dedup` key, same
+    Idempotency-Key and body, or same content) returns the first recording and changes nothing.
     """
-    if message.transfer_to is not None and message.transfer_to not in directory.agencies:
-        raise Unprocessable(f"unknown agency '{message.transfer_to}'", field="transfer_to")
-    key = dedup_key(message, idempotency_key)
+    key = dedup or dedup_key(message, idempotency_key)
+    body = message.model_dump(mode="json", exclude={"handoff"})
+    _check_transfer_target(directory, message)
     with transaction(engine) as conn:
-        h = _load(conn, handoff_id, agency_id)
+        h = load(conn, handoff_id, lock=True, agency_id=sender.agency_id)
         seen = conn.execute(
-            select(agency_messages.c.id).where(
+            select(agency_messages.c.id, agency_messages.c.data).where(
                 agency_messages.c.handoff_id == handoff_id, agency_messages.c.dedup_key == key
             )
         ).first()
         if seen is not None:
-            return Recorded(seen.id, h["state"], duplicate=True)
-        state = next_handoff_state(h["state"], message.kind.value).value
+            if idempotency_key and seen.data != body:
+                raise Unprocessable("was used before with a different message", field="Idempotency-Key")
+            return Recorded(seen.id, h.state, duplicate=True)
+        by_agency = sender.agency_id is not None
+        if by_agency:
+            _check_agency_limits(conn, h, message, limits)
+        state = next_handoff_state(h.state, message.kind.value, by_agency=by_agency).value
         message_id = new_id("m")
-        at = now()
         conn.execute(
             insert(agency_messages).values(
                 id=message_id,
@@ -87,85 +118,88 @@ def record_message(
                 text=message.text,
                 agency_reference=message.agency_reference,
                 sent_at=message.sent_at,
-                source=source,
-                actor=actor,
+                source=sender.source,
+                actor=sender.actor,
                 dedup_key=key,
-                data=message.model_dump(mode="json", exclude={"handoff"}),
-                created_at=at,
+                data=body,
+                created_at=now(),
             )
         )
         values: dict[str, Any] = {"state": state}
         if message.agency_reference:
             values["agency_reference"] = message.agency_reference
-        values.update(_followup(h, message, state))
-        values.update(deadlines.on_message(conn, directory.sla, h, message.kind, state, actor))
-        update_handoff(conn, handoff_id, values)
+        if h.state == HandoffState.outcome_unknown:
+            values["uncertain"] = False  # the agency's own word: it has the case
+        values.update(_followup(conn, h, message, state))
+        values.update(deadlines.on_message(conn, directory.sla, h, message.kind, state, sender.actor))
+        update_handoff(conn, handoff_id, values, expect=h.state)
         events.append(
             conn,
             type=f"message.{message.kind.value}",
-            case_id=h["case_id"],
+            case_id=h.case_id,
             handoff_id=handoff_id,
-            actor=actor,
-            agency=h["agency_id"],
-            source=source,
+            actor=sender.actor,
+            agency=h.agency_id,
+            source=sender.source,
             text=message.text,
             agency_reference=message.agency_reference,
+            attachments=[a.model_dump(mode="json") for a in message.attachments],
             handoff_state=state,
         )
-        _consequences(conn, directory, h, message, actor)
-    log.info("message.recorded", handoff=handoff_id, case=h["case_id"], kind=message.kind.value, source=source)
+        _consequences(conn, directory, replace(h, state=state), message, sender)
+    log.info("message.recorded", handoff=handoff_id, case=h.case_id, kind=message.kind.value, source=sender.source)
     return Recorded(message_id, state, duplicate=False)
 
 
-def _load(conn: Connection, handoff_id: str, agency_id: str | None) -> dict[str, Any]:
-    # FOR UPDATE: concurrent messages on one handoff take turns, so the second sees the first's
-    # state and dedup row (on PostgreSQL a duplicate raced into the unique constraint: a 500).
-    row = conn.execute(select(handoffs).where(handoffs.c.id == handoff_id).with_for_update()).first()
-    if row is None or (agency_id is not None and row.agency_id != agency_id):
-        raise NotFound(f"no handoff '{handoff_id}'")  # another agency's handoff is not even named
-    return dict(row._mapping)
+def _check_transfer_target(directory: Directory, message: AgencyMessage) -> None:
+    if message.transfer_to is not None and message.transfer_to not in directory.agencies:
+        raise Unprocessable(f"unknown agency '{message.transfer_to}'", field="transfer_to")
 
 
-def _followup(h: dict[str, Any], message: AgencyMessage, state: str) -> dict[str, Any]:
+def _check_agency_limits(conn: Connection, h: Handoff, message: AgencyMessage, limits: Limits | None) -> None:
+    """What an agency's own system may not do, beyond the lifecycle's table."""
+    if message.kind is MessageKind.transfer_requested and message.transfer_to == h.agency_id:
+        raise Unprocessable("the case is already with this agency", field="transfer_to")
+    if limits is None:
+        return
+    count = conn.execute(select(func.count()).where(agency_messages.c.handoff_id == h.id)).scalar_one()
+    if count >= limits.cap:
+        raise Throttled(f"handoff '{h.id}' has {count} messages already; the central office follows up", 3600.0)
+    limits.check(h.agency_id, h.id)
+
+
+def _followup(conn: Connection, h: Handoff, message: AgencyMessage, state: str) -> dict[str, Any]:
     """Whether the handoff stays on the follow-up queue, and why."""
     kind = message.kind
-    at = now()
     if kind is MessageKind.rejected:
-        return {"followup": f"rejected by the agency: {message.text[:300]}", "followup_since": at}
-    if kind is MessageKind.transfer_requested and message.transfer_to is None:
-        return {"followup": f"transfer requested; choose the agency: {message.text[:300]}", "followup_since": at}
-    if state in (HandoffState.answered, HandoffState.transferred):
-        return {"followup": None, "followup_since": None}
-    if h["followup"] is not None and h["adapter"] == "manual":
-        return {"followup": f"manual: {kind.value} recorded; chase the answer"}
-    if h["state"] == HandoffState.failed:
-        return {"followup": None, "followup_since": None}
-    return {}
+        return followup.flag(h, FollowupReason.rejected, f"rejected by the agency: {message.text[:300]}")
+    if kind is MessageKind.transfer_requested:
+        if message.transfer_to is None:
+            note = f"transfer requested; choose the agency: {message.text[:300]}"
+            return followup.flag(h, FollowupReason.transfer_needs_agency, note)
+        note = f"transfer to {message.transfer_to} requested: approve or refuse. {message.text[:300]}"
+        return followup.flag(h, FollowupReason.transfer_requested, note)
+    if state == HandoffState.answered:
+        return followup.cleared(conn, h, *followup.ALL, state=state)
+    settled = (FollowupReason.delivery_failed, FollowupReason.outcome_unknown, FollowupReason.rejected)
+    if h.manual and h.followup_reason == FollowupReason.manual:
+        return {"followup": followup.manual_note(f"{kind.value} recorded; chase the answer")}
+    return followup.cleared(conn, h, *settled, state=state)
 
 
-def _consequences(
-    conn: Connection, directory: Directory, h: dict[str, Any], message: AgencyMessage, actor: str
-) -> None:
+def _consequences(conn: Connection, directory: Directory, h: Handoff, message: AgencyMessage, sender: Sender) -> None:
     """What a message means for the case beyond its handoff."""
     if message.kind is MessageKind.answered:
         # Lock the case first: two agencies answering at once then see each other's answer.
-        conn.execute(select(cases.c.id).where(cases.c.id == h["case_id"]).with_for_update())
+        conn.execute(select(cases.c.id).where(cases.c.id == h.case_id).with_for_update())
         others = conn.execute(
-            select(handoffs.c.state).where(handoffs.c.case_id == h["case_id"], handoffs.c.id != h["id"])
+            select(handoffs.c.state).where(handoffs.c.case_id == h.case_id, handoffs.c.id != h.id)
         ).scalars()
-        if all(s in _OUT_OF_PLAY or s in (HandoffState.answered, HandoffState.accepted) for s in others):
-            state = move_case(conn, h["case_id"], "answer")
-            events.append(conn, type="case.answered", case_id=h["case_id"], actor=actor, case_state=state)
+        if all_answered(others):
+            state = move_case(conn, h.case_id, "answer")
+            events.append(conn, type="case.answered", case_id=h.case_id, actor=sender.actor, case_state=state)
     elif message.kind is MessageKind.transfer_requested and message.transfer_to is not None:
-        new = create_handoff(conn, directory, h["case_id"], message.transfer_to, transferred_from=h["id"])
-        events.append(
-            conn,
-            type="case.transferred",
-            case_id=h["case_id"],
-            handoff_id=new["id"],
-            actor=actor,
-            from_agency=h["agency_id"],
-            to_agency=message.transfer_to,
-            from_handoff=h["id"],
-            **deadlines.announce(directory.sla, new),
-        )
+        request = {"to": message.transfer_to, "text": message.text, "by": sender.actor, "at": now().isoformat()}
+        update_handoff(conn, h.id, {"transfer_request": request})
+        if sender.agency_id is None or message.transfer_to in directory.agency(h.agency_id).transfer_partners:
+            transfers.transfer(conn, directory, load(conn, h.id), message.transfer_to, actor=sender.actor)

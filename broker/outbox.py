@@ -21,6 +21,16 @@ DELIVER = "deliver"
 """Topic: deliver one handoff to its agency (ref: the handoff id)."""
 WEBHOOK = "webhook"
 """Topic: send the next events to the national system (ref: the webhook cursor's name)."""
+FOLLOW_ON = "follow_on"
+"""Topic: send one follow-on message to its agency (ref: the follow-on's id)."""
+
+
+@dataclass(frozen=True)
+class Taken:
+    """Work a consumer holds: its attempt number and the claim token that fences its writes."""
+
+    attempt: int
+    token: str
 
 
 @dataclass(frozen=True)
@@ -74,34 +84,52 @@ def claim_due(
     return [Work(r.topic, r.ref, r.agency_id, token) for r in rows]
 
 
-def take(conn: Connection, topic: str, ref: str, token: str, lease_seconds: float) -> int | None:
+def take(conn: Connection, topic: str, ref: str, token: str, lease_seconds: float) -> Taken | None:
     """Start the work a message carries, if that message is still the current claim.
 
-    The claim's token is replaced, so a duplicate of the same message (or one redelivered after
-    its worker died) finds a stale token and does nothing; the lease then runs out and the relay
-    publishes the work afresh. Returns the attempt number, or None when there is nothing to do.
+    The claim's token is replaced by one only this consumer knows, so a duplicate of the same
+    message (or one redelivered after its worker died) finds a stale token and does nothing; the
+    lease then runs out and the relay publishes the work afresh. None when there is nothing to do.
     """
     return take_many(conn, topic, [(ref, token)], lease_seconds).get(ref)
 
 
-def take_many(conn: Connection, topic: str, claims: list[tuple[str, str]], lease_seconds: float) -> dict[str, int]:
-    """`take` for every (ref, token) claim of one message in one statement; returns ref → attempt.
-
-    Refs whose token went stale are absent from the result.
-    """
+def take_many(conn: Connection, topic: str, claims: list[tuple[str, str]], lease_seconds: float) -> dict[str, Taken]:
+    """`take` for every (ref, token) claim of one message in one statement; refs gone stale are absent."""
     if not claims:
         return {}
+    mine = secrets.token_hex(8)
     taken = conn.execute(
         update(outbox)
         .where(outbox.c.topic == topic, tuple_(outbox.c.ref, outbox.c.token).in_(claims))
-        .values(
-            due_at=now() + timedelta(seconds=lease_seconds),
-            token=secrets.token_hex(8),
-            attempts=outbox.c.attempts + 1,
-        )
+        .values(due_at=now() + timedelta(seconds=lease_seconds), token=mine, attempts=outbox.c.attempts + 1)
         .returning(outbox.c.ref, outbox.c.attempts)
     )
-    return {row.ref: int(row.attempts) for row in taken}
+    return {row.ref: Taken(int(row.attempts), mine) for row in taken}
+
+
+def renew(conn: Connection, topic: str, ref: str, token: str, lease_seconds: float) -> bool:
+    """Push the lease of work still held one lease ahead; False if the claim went to someone else."""
+    renewed = conn.execute(
+        update(outbox)
+        .where(outbox.c.topic == topic, outbox.c.ref == ref, outbox.c.token == token)
+        .values(due_at=now() + timedelta(seconds=lease_seconds))
+    )
+    return renewed.rowcount == 1
+
+
+def holding(conn: Connection, topic: str, claims: dict[str, str]) -> set[str]:
+    """Which of these (ref → token) claims are still current, their rows locked until commit.
+
+    A consumer writes an outcome only for these: a stale one was re-claimed (its lease ran out)
+    or settled by someone else meanwhile.
+    """
+    if not claims:
+        return set()
+    query = select(outbox.c.ref, outbox.c.token).where(outbox.c.topic == topic, outbox.c.ref.in_(list(claims)))
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return {row.ref for row in conn.execute(query) if row.token == claims[row.ref]}
 
 
 def waiting(conn: Connection, topic: str, refs: list[str]) -> set[str]:

@@ -9,12 +9,9 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from broker.deadlines import OPEN
+from broker.lifecycle import NOT_ANSWERABLE, OPEN
 from broker.sla import SlaPolicy
 from broker.store.tables import handoffs
-from schemas import HandoffState
-
-_NOT_ANSWERABLE = {HandoffState.transferred.value, HandoffState.cancelled.value}
 
 
 @dataclass(frozen=True)
@@ -65,7 +62,7 @@ def sla_report(
 def _line(policy: SlaPolicy, agency: str, rows: list[Any], at: datetime) -> AgencySla:
     cal = policy.calendar
     acked = [_kept(r.acknowledged_at, r.ack_due_at) for r in rows if r.acknowledged_at or r.ack_due_at <= at]
-    answerable = [r for r in rows if r.state not in _NOT_ANSWERABLE]
+    answerable = [r for r in rows if r.state not in NOT_ANSWERABLE]
     answered = [
         _kept(r.answered_at, r.answer_due_at)
         for r in answerable

@@ -1,28 +1,28 @@
 """The central office's review of agencies' answers before they reach the citizen.
 
 An answer is accepted (the case is replied once every agency's part is settled) or returned to
-its agency with a reason; a replied case is then closed.
+its agency with a reason (a new round: the agency hears the reason as a follow-on message and its
+answer clock runs again); a replied case is then closed and each agency that answered is told.
+Every write names the state it expects, so two reviewers acting at once get one result and a
+clear conflict, never both.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
-from broker import deadlines, events
-from broker.errors import InvalidTransition, NotFound
-from broker.lifecycle import next_handoff_state
-from broker.sla import SlaPolicy
+from broker import deadlines, events, follow_ons
+from broker.config import Directory
+from broker.errors import InvalidTransition
+from broker.lifecycle import all_settled, next_handoff_state
 from broker.store.cases import find_case_id, move_case
 from broker.store.engine import transaction
-from broker.store.handoffs import update_handoff
+from broker.store.handoffs import Handoff, load, update_handoff
 from broker.store.tables import agency_messages, cases, handoffs
-from schemas import CaseState, HandoffState
-
-_SETTLED = {HandoffState.accepted, HandoffState.transferred, HandoffState.cancelled, HandoffState.failed}
+from schemas import CaseState, FollowOnKind, HandoffState
 
 
 @dataclass(frozen=True)
@@ -58,45 +58,63 @@ def awaiting(conn: Connection, limit: int = 200) -> list[AnswerToReview]:
 def accept(engine: Engine, handoff_id: str, actor: str) -> str:
     """Accept an answer; when every agency's part is settled the case is replied. Returns the case state."""
     with transaction(engine) as conn:
-        h = _handoff(conn, handoff_id)
-        update_handoff(conn, handoff_id, {"state": next_handoff_state(h.state, "accept").value})
+        h = load(conn, handoff_id, lock=True)
+        conn.execute(select(cases.c.id).where(cases.c.id == h.case_id).with_for_update())
+        update_handoff(conn, handoff_id, {"state": next_handoff_state(h.state, "accept").value}, expect=h.state)
         events.append(conn, type="handoff.accepted", case_id=h.case_id, handoff_id=handoff_id, actor=actor)
-        others = conn.execute(select(handoffs.c.state).where(handoffs.c.case_id == h.case_id)).scalars().all()
+        states = conn.execute(select(handoffs.c.state).where(handoffs.c.case_id == h.case_id)).scalars().all()
         state = conn.execute(select(cases.c.state).where(cases.c.id == h.case_id)).scalar_one()
-        if all(s in _SETTLED for s in others) and state == CaseState.answered:
+        if all_settled(states) and state == CaseState.answered:
             move_case(conn, h.case_id, "review")
             state = move_case(conn, h.case_id, "accept")
             events.append(conn, type="case.replied", case_id=h.case_id, actor=actor)
         return str(state)
 
 
-def send_back(engine: Engine, policy: SlaPolicy, handoff_id: str, reason: str, actor: str) -> None:
-    """Return an answer to its agency with the reason; its answer clock runs again."""
+def send_back(engine: Engine, directory: Directory, handoff_id: str, reason: str, actor: str) -> None:
+    """Return an answer to its agency with the reason: a new round, with the agency's clock running again."""
     if not reason.strip():
         raise InvalidTransition("answer", "answered", "be returned without a reason")
     with transaction(engine) as conn:
-        h = _handoff(conn, handoff_id)
-        update_handoff(conn, handoff_id, {"state": next_handoff_state(h.state, "return").value})
-        deadlines.on_return(conn, policy, handoff_id)
-        state = conn.execute(select(cases.c.state).where(cases.c.id == h.case_id)).scalar_one()
-        if state == CaseState.answered:
+        h = load(conn, handoff_id, lock=True)
+        state = next_handoff_state(h.state, "return").value
+        values = {"state": state, "round": h.round + 1, **deadlines.on_return(directory.sla, h, state)}
+        update_handoff(conn, handoff_id, values, expect=h.state)
+        case_state = conn.execute(select(cases.c.state).where(cases.c.id == h.case_id)).scalar_one()
+        if case_state == CaseState.answered:
             move_case(conn, h.case_id, "review")
             move_case(conn, h.case_id, "return")
         events.append(
             conn, type="handoff.returned", case_id=h.case_id, handoff_id=handoff_id, actor=actor, reason=reason
         )
+        follow_ons.create(
+            conn,
+            directory,
+            replace(h, state=state, round=h.round + 1),
+            FollowOnKind.answer_returned,
+            text=reason,
+            text_ar="أعاد المكتب المركزي إجابتكم لاستكمالها؛ السبب مرفق.",
+            text_en="The central office returned your answer; the reason is attached.",
+            actor=actor,
+        )
 
 
-def close(engine: Engine, case: str, actor: str) -> None:
-    """Close a replied case (by id or national reference): the citizen has the answer."""
+def close(engine: Engine, directory: Directory, case: str, actor: str) -> None:
+    """Close a replied case (by id or national reference): the citizen has the answer; agencies are told."""
     with transaction(engine) as conn:
         case_id = find_case_id(conn, case)
         move_case(conn, case_id, "close")
         events.append(conn, type="case.closed", case_id=case_id, actor=actor)
-
-
-def _handoff(conn: Connection, handoff_id: str) -> Any:
-    row = conn.execute(select(handoffs.c.state, handoffs.c.case_id).where(handoffs.c.id == handoff_id)).first()
-    if row is None:
-        raise NotFound(f"no handoff '{handoff_id}'")
-    return row
+        answered = conn.execute(
+            select(handoffs).where(handoffs.c.case_id == case_id, handoffs.c.state == HandoffState.accepted.value)
+        ).all()
+        for row in answered:
+            follow_ons.create(
+                conn,
+                directory,
+                Handoff.from_row(row),
+                FollowOnKind.case_closed,
+                text_ar="أُغلقت الحالة بعد إبلاغ المواطن بالرد. شكرًا لتعاونكم.",
+                text_en="The case is closed: the citizen has your answer. Thank you.",
+                actor=actor,
+            )

@@ -9,9 +9,7 @@ import structlog
 import uvicorn
 from celery.worker import WorkController
 
-import broker.polling  # noqa: F401 - registers the agency-polling periodic job
 from broker import scheduler, tasks
-from broker import sweep as _sweep  # noqa: F401 - registers the deadline sweep
 from broker.api import create_app
 from broker.hub import Hub
 from broker.store.migrate import upgrade

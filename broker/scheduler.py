@@ -1,4 +1,4 @@
-"""The scheduler loop: the relay, plus periodic jobs that other modules register.
+"""The scheduler loop: the relay, plus the periodic jobs of `default_jobs`.
 
 Several schedulers may run; each job tolerates a twin.
 """
@@ -29,15 +29,21 @@ class Periodic:
     last: float = 0.0
 
 
-PERIODIC: list[Periodic] = []
-"""Jobs beyond the relay; modules append theirs at import (see broker.runner)."""
+def default_jobs() -> list[Periodic]:
+    """The jobs every scheduler runs beside the relay (each tolerates a twin in another scheduler)."""
+    from broker import inbound, sweep
+
+    return [
+        Periodic("deadlines.sweep", sweep.SWEEP_EVERY, sweep.sweep),
+        Periodic("agencies.read", inbound.TICK_SECONDS, inbound.read_agencies),
+    ]
 
 
 def run(hub: Hub, publish: Publish, stop: threading.Event, jobs: list[Periodic] | None = None) -> None:
     """Relay due work and run periodic jobs until `stop` is set; never dies on one bad pass."""
     relay = Relay(hub, publish)
     waiter = Waiter(hub.engine, stop)
-    jobs = list(PERIODIC if jobs is None else jobs)
+    jobs = default_jobs() if jobs is None else list(jobs)
     log.info("scheduler.started", jobs=[j.name for j in jobs])
     while not stop.is_set():
         busy = False

@@ -26,6 +26,17 @@ class Settings(BaseSettings):
     national_api_key: SecretStr | None = Field(default=None, description="Key the national system sends.")
     webhook_url: str | None = Field(default=None, description="Where the national system hears of events.")
     webhook_secret: SecretStr | None = Field(default=None, description="HMAC-SHA256 key for webhooks.")
+    reply_secret: SecretStr | None = Field(
+        default=None, description="HMAC key of reply tokens (required when an agency's answers are read from an inbox)."
+    )
+    attachment_hosts: str = Field(
+        default="",
+        description="Attachment stores the hub may fetch files from: https origins, comma-separated "
+        "(read by the adapters as HUB_ATTACHMENT_HOSTS).",
+    )
+    message_rate: float = Field(default=2.0, gt=0, description="Agency messages per second per agency (sustained).")
+    message_burst: int = Field(default=120, ge=1, description="Agency messages an agency may send at once.")
+    messages_per_handoff: int = Field(default=200, ge=1, description="Most messages one handoff may record.")
 
     lease_seconds: float = Field(default=120.0, gt=0, description="Re-publish work not done within this.")
     max_attempts: int = Field(default=8, ge=1, description="Delivery attempts before a handoff fails.")

@@ -7,15 +7,15 @@ from typing import Any
 from celery import Celery
 from kombu.entity import Exchange, Queue
 
-from broker import dispatch, webhook
+from broker import dispatch, follow_ons, webhook
 from broker.hub import get_hub
-from broker.outbox import DELIVER, WEBHOOK
+from broker.outbox import DELIVER, FOLLOW_ON, WEBHOOK
 from broker.settings import Settings
 
 celery_app = Celery("tawasul_hub")
 """Configured by `configure`; creating it opens no connection."""
 
-TASKS = {DELIVER: "hub.deliver", WEBHOOK: "hub.webhook"}
+TASKS = {DELIVER: "hub.deliver", FOLLOW_ON: "hub.follow_on", WEBHOOK: "hub.webhook"}
 
 
 def queue_name(settings: Settings, topic: str) -> str:
@@ -70,6 +70,12 @@ def publish(topic: str, claims: list[tuple[str, str]]) -> None:
 def deliver_task(claims: list[Any]) -> None:
     """Deliver a batch of handoffs (see broker.dispatch)."""
     dispatch.deliver(get_hub(), [(ref, token) for ref, token in claims])
+
+
+@celery_app.task(name="hub.follow_on", ignore_result=True)
+def follow_on_task(claims: list[Any]) -> None:
+    """Send a batch of follow-on messages (see broker.follow_ons)."""
+    follow_ons.send(get_hub(), [(ref, token) for ref, token in claims])
 
 
 @celery_app.task(name="hub.webhook", ignore_result=True)

@@ -12,7 +12,7 @@ import requests
 import structlog
 from sqlalchemy import Connection, func, insert, select, update
 
-from adapters.signing import signed_headers
+from adapters.signing import IDEMPOTENCY_HEADER, signed_headers
 from broker import events, outbox
 from broker.hub import Hub
 from broker.outbox import WEBHOOK
@@ -51,9 +51,10 @@ def send_webhook(hub: Hub, token: str) -> None:
             outbox.done(conn, WEBHOOK, [CURSOR])
         return
     with transaction(hub.engine) as conn:
-        attempts = outbox.take(conn, WEBHOOK, CURSOR, token, s.lease_seconds)
-        if attempts is None:
+        taken = outbox.take(conn, WEBHOOK, CURSOR, token, s.lease_seconds)
+        if taken is None:
             return  # a stale or repeated message: the current claim is someone else's
+        attempts = taken.attempt
         batch = events.feed(conn, _position(conn), BATCH)
     if not batch:
         with transaction(hub.engine) as conn:
@@ -62,9 +63,11 @@ def send_webhook(hub: Hub, token: str) -> None:
     body = json.dumps(
         {"events": [e.model_dump(mode="json") for e in batch]}, ensure_ascii=False, separators=(",", ":")
     ).encode()
+    key = f"events-{batch[0].id}-{batch[-1].id}"  # the same batch, if sent again, carries the same key
     headers = {
         "Content-Type": "application/json; charset=utf-8",
-        **signed_headers(s.webhook_secret.get_secret_value(), body),
+        IDEMPOTENCY_HEADER: key,
+        **signed_headers(s.webhook_secret.get_secret_value(), "POST", s.webhook_url, body, idempotency_key=key),
     }
     try:
         response = requests.post(s.webhook_url, data=body, headers=headers, timeout=TIMEOUT)

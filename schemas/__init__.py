@@ -28,8 +28,8 @@ from schemas.case import (
 from schemas.envelope import Envelope, FollowOnEnvelope, HandoffClocks, HistoryItem, Receipt
 from schemas.event import Event, EventPage
 from schemas.follow_on import FollowOn, FollowOnKind, ReminderDetail, ReminderKind, Satisfaction
-from schemas.handoff import OPEN_STATES, HandoffState
-from schemas.inbound import Inbound, InboundFile, InboxBatch, PollItem, Unmatched
+from schemas.handoff import OPEN_STATES, FollowupReason, HandoffState
+from schemas.inbound import Inbound, InboundFile, InboxBatch, Notice, PollItem, Unmatched
 from schemas.message import AgencyMessage, MessageKind
 from schemas.sla import CitizenInfo, SlaConfig, WorkingDuration
 
@@ -57,6 +57,7 @@ __all__ = [
     "FollowOn",
     "FollowOnEnvelope",
     "FollowOnKind",
+    "FollowupReason",
     "HandoffClocks",
     "HandoffState",
     "HandoffSummary",

@@ -67,6 +67,11 @@ class AgencyConfig(_Config):
     adapter: AdapterConfig = AdapterConfig(kind="manual")
     contacts: list[Contact] = []
     share: SharePolicy = SharePolicy()
+    transfer_partners: list[Slug] = Field(
+        default=[],
+        description="Agencies this one may transfer a case to on its own word; any other transfer waits for "
+        "the central office's decision.",
+    )
     operator: bool = Field(default=False, description="The central office's own entity (triage).")
     max_in_flight: int | None = Field(
         default=None, ge=1, description="Deliveries in flight at once; default: the hub's agency_max_in_flight."

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from schemas.case import _EXAMPLE as _CASE
-from schemas.case import Attachment, CaseIn, CaseKind, Citizen, Location
+from schemas.case import Attachment, CaseIn, CaseKind, Location, SharedCitizen
 from schemas.handoff import HandoffState
 from schemas.message import MessageKind
 
@@ -28,14 +28,15 @@ _ITEM: JsonDict = {
 
 _DETAIL: JsonDict = {
     **_ITEM,
-    **{k: _CASE[k] for k in ("description", "language", "channel", "location", "attachments", "citizen")},
+    **{k: _CASE[k] for k in ("description", "language", "channel", "location", "attachments")},
+    "citizen": {"name": "فاطمة علي", "preferred_language": "ar"},
     "messages": [],
     "accepts": ["acknowledged", "progress", "answered", "needs_info", "transfer_requested", "rejected"],
 }
 
 
 class AgencyHandoffItem(BaseModel):
-    """One handoff in an agency's list: enough to pick it, no personal data."""
+    """One handoff in an agency's list: enough to pick it, without the citizen's contact details."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [_ITEM]})
 
@@ -79,7 +80,10 @@ class AgencyHandoff(AgencyHandoffItem):
     channel: str
     location: Location | None
     attachments: list[Attachment]
-    citizen: Citizen = Field(description="Personal data: for handling this case only.")
+    citizen: SharedCitizen | None = Field(
+        description="Personal data, as far as the agency's share policy goes, for handling this case only; "
+        "null once the handoff is no longer with the agency (transferred, withdrawn, answered and accepted)."
+    )
     messages: list[SentMessage]
     accepts: list[MessageKind] = Field(description="The message kinds the handoff's state admits now.")
 

@@ -23,6 +23,8 @@ class FollowOnKind(StrEnum):
     """The central office withdrew the handoff."""
     transferred_away = "transferred_away"
     """The case now goes to another agency; this one need not act."""
+    transfer_refused = "transfer_refused"
+    """The central office did not approve the agency's request to transfer: the case stays with it."""
     case_closed = "case_closed"
     """The citizen has the answer and the case is closed."""
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from schemas.case import CaseKind, Slug
+from schemas.case import Attachment, CaseKind, Slug
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s+working\s+(day|days|hour|hours)\s*$")
 
@@ -160,6 +160,7 @@ class CitizenInfo(BaseModel):
 
     text: Annotated[str, StringConstraints(min_length=1, max_length=20000)]
     sent_at: AwareDatetime | None = None
+    attachments: Annotated[list[Attachment], Field(max_length=20)] = []
 
 
 class DeadlineNotice(BaseModel):

@@ -27,6 +27,7 @@ def rest_agency(base_url: str, agency_id: str = "ministry-of-housing", **setting
     adapter = {
         "kind": "rest",
         "base_url": f"{base_url}/{agency_id}",
+        "plain_http": base_url.startswith("http://"),
         "signing_secret_env": SECRET_ENV,
         "ticket": "ticket_id",
         "read_timeout": 5,

@@ -11,10 +11,10 @@ from contextlib import contextmanager
 import requests
 import uvicorn
 
-from broker import dispatch, webhook
+from broker import dispatch, follow_ons, webhook
 from broker.api import create_app
 from broker.hub import Hub
-from broker.outbox import DELIVER, WEBHOOK
+from broker.outbox import DELIVER, FOLLOW_ON, WEBHOOK
 from broker.relay import Relay
 
 
@@ -24,6 +24,8 @@ def local_publish(hub: Hub) -> Callable[[str, list[tuple[str, str]]], None]:
     def publish(topic: str, claims: list[tuple[str, str]]) -> None:
         if topic == DELIVER:
             dispatch.deliver(hub, claims)
+        elif topic == FOLLOW_ON:
+            follow_ons.send(hub, claims)
         elif topic == WEBHOOK:
             for _ref, token in claims:
                 webhook.send_webhook(hub, token)

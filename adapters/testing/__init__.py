@@ -17,6 +17,7 @@ from adapters.testing.contract import (
     envelope_for,
     follow_on_for,
     no_network,
+    strings_in,
 )
 from adapters.testing.stub import StubAdapter, StubSettings, read_records
 
@@ -30,4 +31,5 @@ __all__ = [
     "follow_on_for",
     "no_network",
     "read_records",
+    "strings_in",
 ]

@@ -74,7 +74,7 @@ def follow_on_for(
     """A follow-on message about the sample handoff, as the hub would send it."""
     base = envelope_for(agency)
     follow_on = FollowOn(
-        id=f"f_01JCONTRACT{kind.value[:6].upper():0<17}",
+        id=f"f_01JCONTRACT{list(FollowOnKind).index(kind):017d}",
         kind=kind,
         text_ar="ردّ المواطن: العنوان مجمع ٥٢٥، طريق ٢٥١١.",
         text_en="The citizen replied: block 525, road 2511.",
@@ -104,6 +104,17 @@ def no_network() -> Iterator[None]:
         socket.socket.connect, socket.create_connection, socket.getaddrinfo = saved  # type: ignore[method-assign]
 
 
+def strings_in(value: Any) -> list[str]:
+    """Every string inside a decoded JSON (or similar) value: what `delivered_texts` can return."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in strings_in(v)]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in strings_in(v)]
+    return []
+
+
 def overrides(adapter: Adapter, hook: str) -> bool:
     """Whether the adapter's class implements `hook` itself (not the base's default)."""
     return getattr(type(adapter), hook) is not getattr(Adapter, hook)
@@ -125,7 +136,10 @@ class AdapterContract:
         return self.adapter_class.from_config(self.agency)
 
     def delivered_texts(self, adapter: Adapter) -> list[str]:
-        """What the agency's side received so far, as text (decoded from its transport encoding)."""
+        """What the agency's side received so far, as text decoded from its transport encoding.
+
+        For JSON or XML, the string values (see `strings_in`); for mail, the decoded parts.
+        """
         raise NotImplementedError("implement delivered_texts() to show what your test server received")
 
     def inbound_sample(self, adapter: Adapter) -> list[Inbound]:

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Query, Request, Response, status
 from fastapi.security import APIKeyHeader
 
-from adapters.rest.adapter import HANDOFF_HEADER, IDEMPOTENCY_HEADER
-from adapters.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from adapters.signing import HANDOFF_HEADER, IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 from broker.agency_handoffs import VISIBLE_STATES, agency_handoff, open_handoffs
 from broker.agency_keys import KeyRefused, authenticate
 from broker.api.deps import get_hub_dep
 from broker.errors import Unprocessable
 from broker.hub import Hub
-from broker.messages import record_message
+from broker.messages import Limits, Sender, record_message
 from schemas import AgencyMessage, HandoffState, MessageKind
 from schemas.agency_api import AgencyDelivery, AgencyHandoff, AgencyHandoffPage, MessageReceipt
 
@@ -119,7 +118,7 @@ def read_handoff(handoff_id: HandoffId, response: Response, hub: HubDep, agency:
     """
     response.headers["Cache-Control"] = "no-store"
     with hub.engine.connect() as conn:
-        return agency_handoff(conn, agency, handoff_id)
+        return agency_handoff(conn, hub.directory, agency, handoff_id)
 
 
 @router.post(
@@ -130,7 +129,8 @@ def read_handoff(handoff_id: HandoffId, response: Response, hub: HubDep, agency:
         200: {"description": "Recorded before (same Idempotency-Key, or same kind, reference and text): no effect."},
         401: _UNAUTHORIZED,
         404: _NOT_FOUND,
-        409: {"description": "The handoff's state does not admit this kind; `state` names it."},
+        409: {"description": "The handoff's state does not admit this kind (for this agency); `state` names it."},
+        429: {"description": "Too many messages from this agency, or on this handoff; wait `Retry-After` seconds."},
         413: {"description": "Body larger than the limit."},
         422: {"description": "A field is missing or wrong; `errors` names it."},
     },
@@ -138,6 +138,7 @@ def read_handoff(handoff_id: HandoffId, response: Response, hub: HubDep, agency:
 def post_message(
     handoff_id: HandoffId,
     message: Annotated[AgencyMessage, Body(openapi_examples=_EXAMPLES)],
+    request: Request,
     response: Response,
     hub: HubDep,
     agency: Agency,
@@ -164,10 +165,9 @@ def post_message(
         hub.directory,
         handoff_id,
         message,
-        source="agency-api",
-        actor=f"agency:{agency}",
-        agency_id=agency,
+        Sender(actor=f"agency:{agency}", source="agency-api", agency_id=agency),
         idempotency_key=idempotency_key,
+        limits=_limits(request, hub),
     )
     if recorded.duplicate:
         response.status_code = status.HTTP_200_OK
@@ -177,6 +177,14 @@ def post_message(
         handoff_state=HandoffState(recorded.handoff_state),
         duplicate=recorded.duplicate,
     )
+
+
+def _limits(request: Request, hub: Hub) -> Limits:
+    """This app's message limits (one set per API process)."""
+    limits: Limits | None = getattr(request.app.state, "message_limits", None)
+    if limits is None:
+        limits = request.app.state.message_limits = Limits(hub.settings)
+    return limits
 
 
 webhooks = APIRouter()
@@ -195,7 +203,8 @@ def agency_delivery_webhook(
         str,
         Header(
             alias=SIGNATURE_HEADER,
-            description='`sha256=` + hex HMAC-SHA256 of `timestamp + "." + body` with the shared secret.',
+            description="`v2=` + hex HMAC-SHA256 of the canonical request (method, path and query, timestamp, "
+            "Idempotency-Key, SHA-256 of the body; one per line, after the line `v2`) with the shared secret.",
         ),
     ],
 ) -> None:

@@ -38,5 +38,5 @@ def citizen_info(case_id: str, info: CitizenInfo, hub: HubDep, caller: Caller) -
     Each resumed handoff gets the working time it had left when the agency asked; the new
     answer-by times are in the answer and in `handoff.resumed` events.
     """
-    case, resumed = record_citizen_info(hub.engine, hub.directory.sla, case_id, info, actor=caller)
+    case, resumed = record_citizen_info(hub.engine, hub.directory, case_id, info, actor=caller)
     return CitizenInfoRecorded(case=case, resumed=[DeadlineNotice.model_validate(r) for r in resumed])

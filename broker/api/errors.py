@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from broker.errors import HubError, InvalidTransition, NotFound, Unprocessable
+from broker.errors import Conflict, HubError, InvalidTransition, NotFound, Throttled, Unprocessable
 
 
 def _field(loc: tuple[int | str, ...] | list[int | str]) -> str:
@@ -36,6 +36,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(InvalidTransition)
     async def _conflict(_: Request, exc: InvalidTransition) -> JSONResponse:
         return JSONResponse({"detail": str(exc), "state": exc.state}, status_code=409)
+
+    @app.exception_handler(Conflict)
+    async def _raced(_: Request, exc: Conflict) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "state": exc.state}, status_code=409)
+
+    @app.exception_handler(Throttled)
+    async def _throttled(_: Request, exc: Throttled) -> JSONResponse:
+        wait = max(1, round(exc.retry_after))
+        return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": str(wait)})
 
     @app.exception_handler(HubError)
     async def _hub_error(_: Request, exc: HubError) -> JSONResponse:

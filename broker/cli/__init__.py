@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 from pydantic import BaseModel, ValidationError
+from rich.markup import escape
 
-from broker.cli import agencies, deadlines, followup, report, review
+from broker.cli import agencies, deadlines, followup, inbound, report, review
 from broker.cli._hub import err, loaded_hub, require_api_key
 from broker.hub import Hub, get_hub, set_hub
 from broker.logging import configure_logging
@@ -23,6 +24,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(followup.app, name="followup")
+app.add_typer(inbound.app, name="inbound")
 app.add_typer(review.app, name="review")
 app.add_typer(agencies.app, name="agencies")
 app.add_typer(deadlines.app, name="deadlines")
@@ -103,10 +105,22 @@ def db_upgrade() -> None:
 
 
 @config_app.command("check")
-def config_check() -> None:
-    """Validate agencies.yaml and every adapter's settings; report every problem at once."""
+def config_check(
+    offline: Annotated[bool, typer.Option(help="Do not call the agencies' endpoints (their `check()`).")] = False,
+    verbose: Annotated[bool, typer.Option(help="Print what each connected agency's adapter does.")] = False,
+) -> None:
+    """Validate agencies.yaml and every adapter's settings, then ask each connected agency's endpoint.
+
+    Every problem is reported at once, each with its agency; the exit status is 2 if any.
+    """
     hub = loaded_hub()
     d = hub.directory
+    problems = [] if offline else d.check_adapters()
+    for problem in problems:
+        err.print(f"[red]{escape(problem)}[/red]")
+    if verbose:
+        for agency_id, described in d.describe_adapters().items():
+            typer.echo(f"{agency_id}: {json.dumps(described, ensure_ascii=False)}")
     joining = sum(a.status == "joining" for a in d.agencies.values())
     kinds = sorted({a.adapter.kind for a in d.agencies.values()})
     typer.echo(
@@ -118,6 +132,8 @@ def config_check() -> None:
         f"sla.yaml: OK: warn at {sla.warn_at:.0%}, {len(sla.categories)} category and {len(sla.agencies)} agency "
         f"override(s), {len(sla.escalation)} escalation level(s), {len(sla.calendar.add)} added holiday(s)"
     )
+    if problems:
+        raise typer.Exit(2)
 
 
 @schemas_app.command("export")

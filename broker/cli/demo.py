@@ -89,7 +89,7 @@ def start_simulator_for(hub: Hub, hub_url: str, *, answer_after: float = 5.0) ->
         return None
     sim = start_simulator(DEMO_PORT, controller=Controller(hub_url=hub_url))
     for agency_id in simulate_agencies(hub.directory.agencies.values(), sim.controller):
-        push = not hub.directory.adapter(agency_id).capabilities.polling
+        push = not hub.directory.adapter(agency_id).capabilities.status_poll
         if push:
             issued = agency_keys.create(hub.engine, hub.directory, agency_id, created_by="demo")
             sim.controller.hub_keys[agency_id] = issued.key

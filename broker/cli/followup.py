@@ -1,25 +1,29 @@
-"""`tawasul-hub followup`: the central office's work list, and recording what agencies said."""
+"""`tawasul-hub followup`: the central office's work list, and what officers record and decide on it."""
 
 from __future__ import annotations
 
 import getpass
 import json
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from broker import follow_ons, redelivery, transfers
 from broker import followup as core
 from broker.cli._hub import loaded_hub
-from broker.errors import InvalidTransition, NotFound, Unprocessable
-from broker.messages import record_message
-from schemas import AgencyMessage, MessageKind
+from broker.errors import Conflict, InvalidTransition, NotFound, Unprocessable
+from broker.messages import Sender, record_message
+from schemas import AgencyMessage, FollowupReason, MessageKind
 
 app = typer.Typer(no_args_is_help=True, help="The follow-up queue (قائمة المتابعة).")
 out = Console(soft_wrap=True)
 err = Console(stderr=True)
+T = TypeVar("T")
 
 KIND_LABELS = {
     MessageKind.acknowledged: "تم الاستلام / acknowledged",
@@ -31,60 +35,86 @@ KIND_LABELS = {
 }
 
 
+def _actor(by: str | None) -> str:
+    return f"central-office:{by or getpass.getuser()}"
+
+
+def _run(action: Callable[[], T]) -> T:
+    """Run a core action; a refusal ends the command with its reason (2: the input, 1: the state)."""
+    try:
+        return action()
+    except Unprocessable as exc:
+        err.print(f"[red]--{exc.field.replace('_', '-')}: {escape(str(exc))}[/red]")
+        raise typer.Exit(2) from None
+    except (NotFound, InvalidTransition, Conflict) as exc:
+        err.print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(1) from None
+
+
 @app.command("list")
 def list_queue(
     agency: Annotated[str | None, typer.Option(help="Only this agency's handoffs.")] = None,
+    reason: Annotated[FollowupReason | None, typer.Option(help="Only handoffs waiting for this reason.")] = None,
+    search: Annotated[str | None, typer.Option(help="Text in the reference, the handoff id or the case.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document, for scripts.")] = False,
     limit: int = 200,
 ) -> None:
-    """What waits on the central office: manual agencies, failed deliveries, late handoffs."""
+    """What waits on the central office, soonest due first, with the count for each reason."""
     hub = loaded_hub()
     if agency and agency not in hub.directory.agencies:
-        err.print(f"[red]--agency: unknown agency '{agency}'[/red]")
+        err.print(f"[red]--agency: unknown agency '{escape(agency)}'[/red]")
         raise typer.Exit(2)
     with hub.engine.connect() as conn:
-        items = core.queue(conn, agency, limit)
+        items = core.queue(conn, agency, limit, reason=reason, search=search)
+        counts = core.counts(conn, agency)
     if as_json:
-        typer.echo(
-            json.dumps([{**i.__dict__, "since": i.since.isoformat()} for i in items], ensure_ascii=False, indent=2)
-        )
+        rows = [
+            {
+                **i.__dict__,
+                "since": i.since.isoformat(),
+                "answer_due_at": i.answer_due_at and i.answer_due_at.isoformat(),
+            }
+            for i in items
+        ]
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    table = Table(title=f"Follow-up queue / قائمة المتابعة ({len(items)})")
+    summary = ", ".join(f"{core.LABELS[r][1]} {n}" for r, n in counts.items() if n)
+    table = Table(title=f"Follow-up queue / قائمة المتابعة ({len(items)}): {summary or 'empty'}")
     for col in ("handoff", "reference"):
         table.add_column(col, no_wrap=True)
-    for col in ("agency", "state", "since", "reason", "subject"):
+    for col in ("agency", "reason", "due", "note", "subject"):
         table.add_column(col, overflow="fold")
     for i in items:
-        state = f"{i.state} [red]overdue[/red]" if i.overdue else i.state
-        table.add_row(i.handoff, i.reference, i.agency, state, i.since.strftime("%Y-%m-%d %H:%M"), i.reason, i.subject)
+        label = f"{core.LABELS[i.reason][1]} / {core.LABELS[i.reason][0]}"
+        due = i.answer_due_at.strftime("%Y-%m-%d %H:%M") if i.answer_due_at else ""
+        table.add_row(i.handoff, escape(i.reference), i.agency, label, due, escape(i.note), escape(i.subject))
     out.print(table)
 
 
 @app.command()
 def show(handoff: str) -> None:
-    """One handoff: the case, the agency's contacts, messages so far and the case's events."""
+    """One handoff: the case, the agency's contacts, messages both ways and the case's events."""
     hub = loaded_hub()
-    try:
-        with hub.engine.connect() as conn:
-            d = core.detail(conn, handoff)
-    except NotFound as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
-    agency = hub.directory.agency(d.handoff["agency_id"])
+    with hub.engine.connect() as conn:
+        d = _run(lambda: core.detail(conn, handoff))
+    h = d.handoff
+    agency = hub.directory.agency(h.agency_id)
     case = d.case["payload"]
-    out.print(f"[bold]{d.handoff['id']}[/bold]  {agency.name_ar} / {agency.name_en}  state: {d.handoff['state']}")
-    out.print(f"case {d.case['reference']} ({case['kind']}, {case['category']}): {case['subject']}")
-    out.print(case["description"])
-    if d.handoff["followup"]:
-        out.print(f"[yellow]follow up: {d.handoff['followup']}[/yellow]")
+    out.print(f"[bold]{h.id}[/bold]  {agency.name_ar} / {agency.name_en}  state: {h.state}  round: {h.round}")
+    out.print(f"case {escape(d.case['reference'])} ({case['kind']}, {case['category']}): {escape(case['subject'])}")
+    out.print(escape(case["description"]))
+    if h.followup_reason:
+        reason = core.LABELS[FollowupReason(h.followup_reason)]
+        out.print(f"[yellow]follow up ({reason[1]} / {reason[0]}): {escape(h.followup or '')}[/yellow]")
     for c in agency.contacts:
-        out.print(f"contact: {c.name} ({c.role}) {c.phone or ''} {c.email or ''}")
+        out.print(f"contact: {escape(c.name)} ({escape(c.role)}) {c.phone or ''} {c.email or ''}")
     for m in d.messages:
-        out.print(
-            f"message {m['created_at']:%Y-%m-%d %H:%M} {m['kind']} by {m['actor']} via {m['source']}: {m['text']}"
-        )
+        when = f"{m['created_at']:%Y-%m-%d %H:%M}"
+        out.print(f"message {when} {m['kind']} by {escape(m['actor'])} via {m['source']}: {escape(m['text'])}")
+    for f in d.follow_ons:
+        out.print(f"follow-on {f['id']} {f['created_at']:%Y-%m-%d %H:%M} {f['kind']} [{f['state']}]")
     for e in d.events:
-        out.print(f"event {e.created_at:%Y-%m-%d %H:%M:%S} {e.type} by {e.actor}")
+        out.print(f"event {e.created_at:%Y-%m-%d %H:%M:%S} {e.type} by {escape(e.actor)}")
 
 
 @app.command()
@@ -101,19 +131,80 @@ def record(
     if kind in (MessageKind.answered, MessageKind.needs_info) and not text.strip():
         err.print(f"[red]--text: required when recording {kind.value}[/red]")
         raise typer.Exit(2)
-    actor = f"central-office:{by or getpass.getuser()}"
     try:
         message = AgencyMessage(kind=kind, text=text, agency_reference=reference, transfer_to=transfer_to)
-        recorded = record_message(hub.engine, hub.directory, handoff, message, source="manual", actor=actor)
     except ValidationError as exc:
         for e in exc.errors():
-            err.print(f"[red]--{'-'.join(str(p) for p in e['loc']).replace('_', '-')}: {e['msg']}[/red]")
+            err.print(f"[red]--{'-'.join(str(p) for p in e['loc']).replace('_', '-')}: {escape(e['msg'])}[/red]")
         raise typer.Exit(2) from None
-    except Unprocessable as exc:
-        err.print(f"[red]--{exc.field.replace('_', '-')}: {exc}[/red]")
-        raise typer.Exit(2) from None
-    except (NotFound, InvalidTransition) as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
+    sender = Sender(actor=_actor(by), source="manual")
+    recorded = _run(lambda: record_message(hub.engine, hub.directory, handoff, message, sender))
     note = " (already recorded; nothing changed)" if recorded.duplicate else ""
     out.print(f"recorded {KIND_LABELS[kind]} on {handoff}; handoff is now {recorded.handoff_state}{note}")
+
+
+@app.command()
+def confirm(
+    handoff: str,
+    reference: Annotated[str, typer.Option(help="The agency's own reference for the case.")],
+    by: Annotated[str | None, typer.Option(help="Who checked with the agency (default: your login).")] = None,
+) -> None:
+    """An uncertain delivery reached the agency after all: it counts as delivered under its reference."""
+    hub = loaded_hub()
+    _run(lambda: redelivery.confirm(hub.engine, handoff, reference, actor=_actor(by)))
+    out.print(f"{handoff} delivered, agency reference {escape(reference)} / تم تأكيد التسليم")
+
+
+@app.command()
+def resend(
+    handoff: str, by: Annotated[str | None, typer.Option(help="Who decided (default: your login).")] = None
+) -> None:
+    """Send an uncertain or failed delivery again (check first that the agency does not have it)."""
+    hub = loaded_hub()
+    _run(lambda: redelivery.resend(hub.engine, handoff, actor=_actor(by)))
+    out.print(f"{handoff} will be delivered again / ستُعاد محاولة التسليم")
+
+
+@app.command()
+def transfer(
+    handoff: str,
+    to: Annotated[str | None, typer.Option(help="The agency the case goes to (default: the one requested).")] = None,
+    refuse: Annotated[bool, typer.Option(help="Refuse the agency's request: the case stays with it.")] = False,
+    reason: Annotated[str, typer.Option(help="Why (the agency reads it when refused).")] = "",
+    by: Annotated[str | None, typer.Option(help="Who decided (default: your login).")] = None,
+) -> None:
+    """Decide an agency's transfer request, or move a case to another agency on the office's own decision."""
+    hub = loaded_hub()
+    new = _run(
+        lambda: transfers.decide(
+            hub.engine, hub.directory, handoff, approve=not refuse, to_agency=to, actor=_actor(by), reason=reason
+        )
+    )
+    if new is None:
+        out.print(f"transfer refused; {handoff} stays with its agency / رُفض طلب التحويل")
+    else:
+        out.print(f"transferred to {new['agency_id']} as {new['id']} / تم التحويل")
+
+
+@app.command()
+def cancel(
+    handoff: str,
+    reason: Annotated[str, typer.Option(help="Why the handoff is withdrawn (the agency reads it).")],
+    by: Annotated[str | None, typer.Option(help="Who decided (default: your login).")] = None,
+) -> None:
+    """Withdraw a handoff from its agency."""
+    hub = loaded_hub()
+    _run(lambda: transfers.cancel(hub.engine, hub.directory, handoff, reason=reason, actor=_actor(by)))
+    out.print(f"{handoff} withdrawn / سُحبت الحالة")
+
+
+@app.command("passed-on")
+def passed_on(
+    follow_on: Annotated[str, typer.Argument(help="The follow-on message's id (f_…), from `followup show`.")],
+    note: Annotated[str, typer.Option(help="How it was passed on (call, letter, e-mail).")] = "",
+    by: Annotated[str | None, typer.Option(help="Who passed it on (default: your login).")] = None,
+) -> None:
+    """Record that a follow-on message was passed on to the agency by hand."""
+    hub = loaded_hub()
+    _run(lambda: follow_ons.passed_on(hub.engine, follow_on, _actor(by), note))
+    out.print(f"{follow_on} passed on / تم الإبلاغ")

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from broker import review as core
 from broker.cli._hub import loaded_hub
-from broker.errors import InvalidTransition, NotFound
+from broker.errors import Conflict, InvalidTransition, NotFound
 
 app = typer.Typer(no_args_is_help=True, help="Review agencies' answers (مراجعة الردود).")
 out = Console(soft_wrap=True)
@@ -49,7 +49,7 @@ def accept(
     """Accept an agency's answer; the case is replied once every agency's part is settled."""
     try:
         state = core.accept(loaded_hub().engine, handoff, _actor(by))
-    except (NotFound, InvalidTransition) as exc:
+    except (NotFound, InvalidTransition, Conflict) as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
     out.print(f"accepted / تم اعتماد الرد; case is now {state}")
@@ -64,8 +64,8 @@ def return_answer(
     """Send an answer back to its agency with the reason."""
     try:
         hub = loaded_hub()
-        core.send_back(hub.engine, hub.directory.sla, handoff, reason, _actor(by))
-    except (NotFound, InvalidTransition) as exc:
+        core.send_back(hub.engine, hub.directory, handoff, reason, _actor(by))
+    except (NotFound, InvalidTransition, Conflict) as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
     out.print("returned to the agency / أعيد الرد إلى الجهة")
@@ -77,8 +77,9 @@ def close(
 ) -> None:
     """Close a replied case (by id or national reference)."""
     try:
-        core.close(loaded_hub().engine, case, _actor(by))
-    except (NotFound, InvalidTransition) as exc:
+        hub = loaded_hub()
+        core.close(hub.engine, hub.directory, case, _actor(by))
+    except (NotFound, InvalidTransition, Conflict) as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
     out.print("case closed / أغلقت الحالة")

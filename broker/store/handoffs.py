@@ -1,19 +1,110 @@
-"""Writes to handoff rows shared by the core modules."""
+"""Handoff rows: read as a typed `Handoff`, written through a few functions that can guard their state.
+
+A write that names the state it expects (`expect=`) changes nothing and raises Conflict when the
+row moved on meanwhile, so two actors never both apply a move (one wins, the other is told).
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, update
+from sqlalchemy import Connection, Row, bindparam, select, update
 
+from broker.errors import Conflict, NotFound
 from broker.store.engine import now
 from broker.store.tables import handoffs
 
 
-def update_handoff(conn: Connection, handoff_id: str, values: dict[str, Any]) -> None:
-    """Write these columns of one handoff and stamp it updated."""
-    conn.execute(update(handoffs).where(handoffs.c.id == handoff_id).values(**values, updated_at=now()))
+@dataclass(frozen=True)
+class Handoff:
+    """One handoff row."""
+
+    id: str
+    case_id: str
+    agency_id: str
+    adapter: str
+    manual: bool
+    state: str
+    overdue: bool
+    round: int
+    uncertain: bool
+    followup_reason: str | None
+    followup: str | None
+    followup_since: datetime | None
+    transfer_request: dict[str, Any] | None
+    attempts: int
+    last_error: str | None
+    agency_reference: str | None
+    transferred_from: str | None
+    created_at: datetime
+    updated_at: datetime
+    ack_due_at: datetime | None
+    answer_due_at: datetime | None
+    answer_allowed: float | None
+    review_due_at: datetime | None
+    warn_at: datetime | None
+    next_check_at: datetime | None
+    paused_at: datetime | None
+    remaining: float | None
+    acknowledged_at: datetime | None
+    answered_at: datetime | None
+    warned: bool
+    escalation_level: int
+    deadline_version: int
+    extension_request: dict[str, Any] | None
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> Handoff:
+        """The handoff in a result row (extra columns from a join are ignored)."""
+        m = row._mapping
+        return cls(**{name: m[name] for name in _FIELDS})
+
+
+_FIELDS = tuple(f.name for f in fields(Handoff))
+
+
+def load(conn: Connection, handoff_id: str, *, lock: bool = False, agency_id: str | None = None) -> Handoff:
+    """One handoff; with `agency_id`, another agency's handoff is NotFound, as one that does not exist.
+
+    `lock` holds the row until commit (FOR UPDATE on PostgreSQL; SQLite has one writer at a time).
+    """
+    query = select(handoffs).where(handoffs.c.id == handoff_id)
+    if lock:
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    if row is None or (agency_id is not None and row.agency_id != agency_id):
+        raise NotFound(f"no handoff '{handoff_id}'")
+    return Handoff.from_row(row)
+
+
+def load_many(conn: Connection, handoff_ids: Iterable[str]) -> dict[str, Handoff]:
+    """The handoffs with these ids that exist, by id."""
+    rows = conn.execute(select(handoffs).where(handoffs.c.id.in_(list(handoff_ids)))).all()
+    return {row.id: Handoff.from_row(row) for row in rows}
+
+
+def update_handoff(
+    conn: Connection, handoff_id: str, values: dict[str, Any], *, expect: str | Iterable[str] | None = None
+) -> None:
+    """Write these columns of one handoff and stamp it updated.
+
+    With `expect`, only if the handoff is still in that state (or one of those): otherwise nothing
+    is written and Conflict says where it is now.
+    """
+    query = update(handoffs).where(handoffs.c.id == handoff_id)
+    if expect is not None:
+        states = [expect] if isinstance(expect, str) else list(expect)
+        query = query.where(handoffs.c.state.in_(states))
+    if conn.execute(query.values(**values, updated_at=now())).rowcount == 1 or expect is None:
+        return
+    current = conn.execute(select(handoffs.c.state).where(handoffs.c.id == handoff_id)).scalar()
+    if current is None:
+        raise NotFound(f"no handoff '{handoff_id}'")
+    raise Conflict(f"handoff '{handoff_id}' is {current} now; someone else acted on it first", state=current)
 
 
 def update_handoffs(conn: Connection, changes: dict[str, dict[str, Any]]) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -79,10 +80,16 @@ handoffs = Table(
     Column("case_id", String(32), ForeignKey("cases.id"), nullable=False, index=True),
     Column("agency_id", String(80), nullable=False),
     Column("adapter", String(40), nullable=False),
+    Column("manual", Boolean, nullable=False, default=False),  # the adapter's capabilities.manual at creation
     Column("state", String(20), nullable=False),
     Column("overdue", Boolean, nullable=False, default=False),
+    Column("round", Integer, nullable=False, default=1),  # one more each time the case comes back to the agency
+    Column("uncertain", Boolean, nullable=False, default=False),  # an attempt may have reached the agency
+    # the follow-up queue (broker.followup is the only writer): why, a note for people, since when
+    Column("followup_reason", String(30), nullable=True),
     Column("followup", Text, nullable=True),
     Column("followup_since", UTCDateTime, nullable=True),
+    Column("transfer_request", JSON, nullable=True),  # the agency's "not ours", waiting for a decision
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text, nullable=True),
     Column("agency_reference", String(100), nullable=True),
@@ -112,10 +119,11 @@ handoffs = Table(
         sqlite_where=text("next_check_at IS NOT NULL"),
     ),
     Index(
-        "ix_handoffs_followup",
+        "ix_handoffs_followup_reason",
+        "followup_reason",
         "followup_since",
-        postgresql_where=text("followup IS NOT NULL"),
-        sqlite_where=text("followup IS NOT NULL"),
+        postgresql_where=text("followup_reason IS NOT NULL"),
+        sqlite_where=text("followup_reason IS NOT NULL"),
     ),
 )
 
@@ -178,13 +186,82 @@ retry delay)."""
 cursors = Table(
     "cursors",
     metadata,
-    Column("name", String(40), primary_key=True),
+    Column("name", String(120), primary_key=True),
     Column("position", BigInteger, nullable=False, default=0),
+    Column("value", Text, nullable=True),  # an opaque cursor (an agency's inbox: UIDVALIDITY and UID, say)
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UTCDateTime, nullable=True),
     Column("last_error", Text, nullable=True),
 )
-"""Where each consumer of the event feed (the national-system webhook) has read up to."""
+"""Where each reader has got to: the webhook in the event feed (`position`), each agency's poll pass
+(`poll:<agency>`: the last handoff id) and inbox (`inbox:<agency>`: the adapter's opaque cursor)."""
+
+follow_ons = Table(
+    "follow_ons",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("handoff_id", String(32), ForeignKey("handoffs.id"), nullable=False, index=True),
+    Column("kind", String(30), nullable=False),
+    Column("state", String(20), nullable=False),  # broker.follow_ons.FollowOnState
+    Column("payload", JSON, nullable=False),  # the FollowOn as sent
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+"""Follow-on messages to agencies (citizen replies, returned answers, reminders, cancellations…)."""
+
+sent_messages = Table(
+    "sent_messages",
+    metadata,
+    Column("message_id", String(250), primary_key=True),
+    Column("handoff_id", String(32), ForeignKey("handoffs.id"), nullable=False, index=True),
+    Column("follow_on_id", String(32), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+"""Transport ids of what the hub sent (a mail's Message-ID), so a reply that quotes one finds its handoff."""
+
+inbound_log = Table(
+    "inbound_log",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("agency_id", String(80), nullable=False),
+    Column("dedup_key", String(200), nullable=False),
+    Column("disposition", String(20), nullable=False),  # unmatched, bounce, auto_reply
+    Column("handoff_id", String(32), nullable=True),  # what it was about (an officer's choice, for unmatched)
+    Column("reason", Text, nullable=False),
+    Column("sender", String(300), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("received_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("resolved_at", UTCDateTime, nullable=True),
+    Column("resolved_by", String(200), nullable=True),
+    UniqueConstraint("agency_id", "dedup_key"),
+    Index(
+        "ix_inbound_log_unresolved",
+        "created_at",
+        postgresql_where=text("resolved_at IS NULL"),
+        sqlite_where=text("resolved_at IS NULL"),
+    ),
+)
+"""What came in from agencies that is not an agency message: bounces and auto-replies (recorded on
+their handoff), and what names no handoff or carries a token that does not verify (the central
+office's review list). Each is taken once: (agency, dedup key) is unique."""
+
+inbound_files = Table(
+    "inbound_files",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("handoff_id", String(32), ForeignKey("handoffs.id"), nullable=False, index=True),
+    Column("filename", String(255), nullable=False),
+    Column("content_type", String(120), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+"""Files that came with an agency's message as bytes (mail attachments); served to the national system."""
 
 agency_circuits = Table(
     "agency_circuits",

@@ -14,13 +14,15 @@ import pytest
 from pydantic import ValidationError
 from requests_toolbelt.multipart.decoder import MultipartDecoder
 
-from adapters.errors import PermanentDeliveryError, RetriableDeliveryError
+from adapters.base import Adapter
+from adapters.errors import AttachmentStoreError, PermanentDeliveryError, RetriableDeliveryError, UncertainDeliveryError
 from adapters.rest import RestAdapter
+from adapters.rest.adapter import fill
 from adapters.signing import verify
-from adapters.testing import SAMPLE_CASE, AdapterContract, envelope_for
+from adapters.testing import SAMPLE_CASE, AdapterContract, envelope_for, follow_on_for, strings_in
 from adapters.testing.rest_agency import NESTED, Controller, running_simulator
 from broker.hub import Hub
-from schemas import AgencyConfig, CaseIn
+from schemas import AgencyConfig, CaseIn, FollowOnKind, Inbound, PollItem
 from tests.conftest import make_case
 from tests.rest_agencies import SECRET, SECRET_ENV, change_adapter, deliver, hub_on_simulator, rest_agency
 from tests.support import free_port, pump, wait_until
@@ -33,6 +35,7 @@ def sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sim]:
     monkeypatch.setenv(SECRET_ENV, SECRET)
     with running_simulator() as (url, controller):
         controller.secrets["*"] = SECRET
+        monkeypatch.setenv("HUB_ATTACHMENT_HOSTS", url)  # the simulator's files are a trusted store here
         yield url, controller
 
 
@@ -48,13 +51,26 @@ def adapter_for(url: str, **settings: Any) -> tuple[RestAdapter, AgencyConfig]:
     return adapter, agency
 
 
+FOLLOW_ONS = {kind.value: {"path": "/cases/{agency_reference}/notes"} for kind in FollowOnKind}
+POLL = {"path": "/cases/{agency_reference}", "status": "status", "codes": {"NEW": "acknowledged"}}
+
+
 class TestRestAdapterContract(AdapterContract):
     adapter_class = RestAdapter
-    agency = rest_agency("http://127.0.0.1:9")
+    agency = rest_agency("http://127.0.0.1:9", follow_ons=FOLLOW_ONS, poll=POLL)
 
     @pytest.fixture(autouse=True)
     def _pointed_at_the_simulator(self, sim: Sim) -> None:
-        self.agency = rest_agency(sim[0])  # type: ignore[misc]
+        self.agency = rest_agency(sim[0], follow_ons=FOLLOW_ONS, poll=POLL)  # type: ignore[misc]
+        self.controller = sim[1]
+
+    def delivered_texts(self, adapter: Adapter) -> list[str]:
+        return [text for r in self.controller.requests() for text in strings_in(r.json())]
+
+    def inbound_sample(self, adapter: Adapter) -> list[Inbound]:
+        [ticket] = self.controller.tickets("ministry-of-housing")
+        items = [PollItem(handoff_id="h_01JCONTRACT0000000000000000", agency_reference=ticket, state="delivered")]
+        return adapter.poll(items)
 
 
 def test_a_case_is_delivered_end_to_end_and_keeps_the_agencys_ticket_id(hub: Hub, sim: Sim) -> None:
@@ -69,13 +85,15 @@ def test_a_case_is_delivered_end_to_end_and_keeps_the_agencys_ticket_id(hub: Hub
 
 
 FAILURES = [
-    # (simulator mode, mode options, adapter changes, error raised, handoff state, follow-up mentions)
-    ("hang", {"hang_seconds": 5}, {"read_timeout": 0.3}, RetriableDeliveryError, "pending", None),
-    ("refused", {}, {}, RetriableDeliveryError, "pending", None),
-    ("500", {}, {}, RetriableDeliveryError, "pending", None),
-    ("503", {"retry_after": "7"}, {}, RetriableDeliveryError, "pending", None),
-    ("429", {"retry_after": "Wed, 21 Oct 2099 07:28:00 GMT"}, {}, RetriableDeliveryError, "pending", None),
-    ("drop", {}, {}, RetriableDeliveryError, "pending", None),
+    # (simulator mode, mode options, adapter changes, error raised, handoff state, last error mentions)
+    ("hang", {"hang_seconds": 5}, {"read_timeout": 0.3}, UncertainDeliveryError, "pending", "may have reached"),
+    ("drip", {"delay": 0.1}, {"total_timeout": 0.5}, UncertainDeliveryError, "pending", "within 0.5 s"),
+    ("refused", {}, {}, RetriableDeliveryError, "pending", "unreachable"),
+    ("500", {}, {}, RetriableDeliveryError, "pending", "500"),
+    ("503", {"retry_after": "7"}, {}, RetriableDeliveryError, "pending", "503"),
+    ("429", {"retry_after": "Wed, 21 Oct 2099 07:28:00 GMT"}, {}, RetriableDeliveryError, "pending", "429"),
+    ("409-in-progress", {}, {}, RetriableDeliveryError, "pending", "409"),
+    ("drop", {}, {}, UncertainDeliveryError, "pending", "may have reached"),
     ("400", {}, {}, PermanentDeliveryError, "failed", "validation failed: field 'title' is required"),
     ("401", {}, {}, PermanentDeliveryError, "failed", "401 Unauthorized"),
     ("invalid-json", {}, {}, PermanentDeliveryError, "failed", "not JSON"),
@@ -124,12 +142,13 @@ def test_each_failure_ends_the_handoff_in_the_right_state(
     h = deliver(hub, make_case(category="housing-applications"))
     assert h["state"] == state
     assert h["attempts"] == 1
+    assert mentions in h["last_error"]  # the agency's answer is kept for the central office
     if state == "failed":
+        assert h["followup_reason"] == "delivery_failed"
         assert h["followup"].startswith("delivery failed (refused)")
-        assert mentions in h["followup"]
     else:
-        assert h["followup"] is None
-        assert h["last_error"]
+        assert h["followup_reason"] is None
+    assert h["uncertain"] is (error is UncertainDeliveryError)
 
 
 def test_a_retry_carries_the_same_idempotency_key_and_gets_the_same_ticket(hub: Hub, sim: Sim) -> None:
@@ -149,12 +168,24 @@ def test_a_retry_carries_the_same_idempotency_key_and_gets_the_same_ticket(hub: 
     assert all(r.signature_ok for r in requests)
 
 
-def test_the_signature_verifies_with_the_documented_algorithm(sim: Sim) -> None:
+def test_the_signature_covers_method_path_timestamp_key_and_body(sim: Sim) -> None:
+    """L2: the v2 signature covers the request line and the Idempotency-Key, not only the body."""
     adapter, agency = adapter_for(sim[0])
     adapter.deliver(envelope_for(agency))
     [r] = sim[1].requests()
-    assert verify(SECRET, r.headers["X-Tawasul-Timestamp"], r.headers["X-Tawasul-Signature"], r.body)
-    assert not verify("another-secret", r.headers["X-Tawasul-Timestamp"], r.headers["X-Tawasul-Signature"], r.body)
+    signed = {
+        "method": "POST",
+        "path": r.path,
+        "timestamp": r.headers["X-Tawasul-Timestamp"],
+        "signature": r.headers["X-Tawasul-Signature"],
+        "body": r.body,
+        "idempotency_key": r.headers["Idempotency-Key"],
+    }
+    assert signed["signature"].startswith("v2=")
+    assert verify(SECRET, **signed)
+    assert not verify("another-secret", **signed)
+    for change in ({"method": "PUT"}, {"path": "/ministry-of-labour/cases"}, {"idempotency_key": "h_other"}):
+        assert not verify(SECRET, **{**signed, **change}), change
 
 
 def test_a_wrong_signing_secret_is_refused_by_the_agency(sim: Sim, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -169,7 +200,7 @@ def test_arabic_reaches_the_agency_byte_for_byte(sim: Sim) -> None:
     adapter, agency = adapter_for(sim[0])
     adapter.deliver(envelope_for(agency))
     [r] = sim[1].requests()
-    for text in (SAMPLE_CASE.subject, SAMPLE_CASE.description, SAMPLE_CASE.citizen.name):
+    for text in (SAMPLE_CASE.subject, *SAMPLE_CASE.description.splitlines(), SAMPLE_CASE.citizen.name):
         assert text.encode("utf-8") in r.body  # raw UTF-8, never \\u escapes
     assert r.json()["case"]["description"] == SAMPLE_CASE.description
     assert r.headers["Content-Type"] == "application/json; charset=utf-8"
@@ -325,12 +356,16 @@ def test_an_attachment_the_agency_cannot_take_goes_to_follow_up(
     assert sim[1].requests() == []
 
 
-def test_a_missing_attachment_download_is_permanent_and_a_flaky_one_retriable(sim: Sim) -> None:
+def test_a_missing_attachment_download_is_permanent_and_a_flaky_one_retriable(
+    sim: Sim, monkeypatch: pytest.MonkeyPatch
+) -> None:
     adapter, agency = adapter_for(sim[0], attachments={"mode": "base64"})
     with pytest.raises(PermanentDeliveryError, match="404"):
         adapter.deliver(envelope_for(agency, case=_case_with(sim[0], name="missing.pdf")))
-    with pytest.raises(RetriableDeliveryError):
-        adapter.deliver(envelope_for(agency, case=_case_with(f"http://127.0.0.1:{free_port()}")))
+    down = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("HUB_ATTACHMENT_HOSTS", f"{sim[0]} {down}")
+    with pytest.raises(AttachmentStoreError):
+        adapter.deliver(envelope_for(agency, case=_case_with(down)))
 
 
 BAD_SETTINGS = [
@@ -344,7 +379,12 @@ BAD_SETTINGS = [
     ({"auth": {"type": "api_key", "key_env": "lower-case"}}, "key_env"),
     ({"auth": {"type": "api_key", "key_env": "K", "key": "inline secret"}}, "key"),
     ({"tls": {"client_cert": "/no/such/cert.pem"}}, "client_cert"),
-    ({"deliver_path": "/cases/{cpr}"}, "only {handoff_id} and {reference}"),
+    ({"deliver_path": "/cases/{cpr}"}, "only {handoff_id}, {reference}"),
+    ({"plain_http": False}, "must be https"),
+    ({"auth": {"type": "api_key", "key_env": "HUB_NATIONAL_API_KEY"}}, "not for agencies"),
+    ({"lookup": {"path": "/cases", "ticket": "id"}}, "name the case"),
+    ({"follow_ons": {"reminder": {"path": "/cases/{cpr}/r"}}}, "may be filled in"),
+    ({"follow_ons": {"gossip": {"path": "/x"}}}, "follow_ons"),
 ]
 
 
@@ -368,7 +408,7 @@ def test_one_adapter_serves_many_worker_threads_at_once(sim: Sim) -> None:
 def test_the_template_sandbox_refuses_to_reach_python_internals(sim: Sim) -> None:
     template = '{"x": {{ case.__class__.__mro__ | tojson }}}'
     adapter, agency = adapter_for(sim[0], body={"template": template})
-    with pytest.raises(PermanentDeliveryError, match="body mapping failed"):
+    with pytest.raises(PermanentDeliveryError, match="mapping failed"):
         adapter.deliver(envelope_for(agency))
 
 
@@ -429,47 +469,94 @@ def test_a_client_certificate_opens_an_agency_that_requires_mutual_tls(
         adapter, agency = adapter_for(url, tls=tls)
         assert adapter.deliver(envelope_for(agency)).agency_reference
         without, _ = adapter_for(url, tls={"ca_bundle": tls["ca_bundle"]})
-        with pytest.raises(RetriableDeliveryError, match="unreachable"):
+        with pytest.raises((RetriableDeliveryError, UncertainDeliveryError), match="unreachable"):
             without.deliver(envelope_for(agency))
         assert len(controller.requests()) == 1
 
 
-def test_a_deadline_reminder_reaches_the_agency_signed_and_in_both_languages(sim: Sim) -> None:
-    from datetime import UTC, datetime
+def test_each_follow_on_kind_reaches_the_agency_signed_with_its_own_key_and_arabic_intact(sim: Sim) -> None:
+    adapter, agency = adapter_for(sim[0], follow_ons=FOLLOW_ONS)
+    for kind in FollowOnKind:
+        envelope = follow_on_for(agency, kind, agency_reference="MOH-77")
+        adapter.follow_on(envelope)
+        adapter.follow_on(envelope)  # a retry of the same message: the agency sees the same key
+    received = sim[1].follow_ons("ministry-of-housing")
+    assert len(received) == 2 * len(FollowOnKind)
+    assert all(r.path == "/ministry-of-housing/cases/MOH-77/notes" and r.signature_ok for r in received)
+    keys = [r.headers["Idempotency-Key"] for r in received]
+    assert len(set(keys)) == len(FollowOnKind) and keys[0] == keys[1]
+    body = received[0].json()
+    assert body["follow_on"]["text_ar"] == "ردّ المواطن: العنوان مجمع ٥٢٥، طريق ٢٥١١."
+    assert "ردّ المواطن".encode() in received[0].body  # raw UTF-8, never \\u escapes
 
-    from schemas import Reminder, ReminderKind
 
-    adapter, _agency = adapter_for(sim[0], remind_path="/cases/{agency_reference}/reminders")
-    reminder = Reminder(
-        handoff_id="h_01JREMIND",
-        case_reference="TW-2026-000101",
-        agency_reference="MOH-77",
-        kind=ReminderKind.warning,
-        answer_due_at=datetime(2026, 12, 3, 11, 0, tzinfo=UTC),
-        text_ar="اقترب موعد الرد على الحالة TW-2026-000101",
-        text_en="The answer to case TW-2026-000101 is due soon",
+def test_an_agency_reference_can_never_steer_a_path(sim: Sim) -> None:
+    """L6: placeholders are percent-encoded, so a reference cannot add segments or parameters."""
+    assert (
+        fill("/cases/{agency_reference}", agency_reference="../../moh/cases/T-9")
+        == "/cases/..%2F..%2Fmoh%2Fcases%2FT-9"
     )
-    adapter.remind(reminder)
-    [r] = sim[1].requests(path_suffix="/reminders")
-    assert r.path.endswith("/cases/MOH-77/reminders") and r.signature_ok is True
-    assert r.json()["text_ar"] == reminder.text_ar and r.json()["kind"] == "warning"
+    assert fill("/cases/{agency_reference}", agency_reference="T-1?admin=1#") == "/cases/T-1%3Fadmin%3D1%23"
+    adapter, agency = adapter_for(sim[0], follow_ons=FOLLOW_ONS)
+    adapter.follow_on(follow_on_for(agency, FollowOnKind.reminder, agency_reference="../../x?y=1"))
+    [r] = sim[1].follow_ons()
+    assert r.path == "/ministry-of-housing/cases/..%2F..%2Fx%3Fy%3D1/notes"
 
 
-def test_without_a_remind_path_no_reminder_is_sent(sim: Sim) -> None:
-    from datetime import UTC, datetime
+def test_a_lookup_finds_the_ticket_the_agency_already_made(sim: Sim) -> None:
+    lookup = {"path": "/cases?reference={reference}", "ticket": "items[0].ticket_id"}
+    adapter, agency = adapter_for(sim[0], lookup=lookup)
+    assert adapter.lookup(envelope_for(agency)) is None
+    made = adapter.deliver(envelope_for(agency))
+    found = adapter.lookup(envelope_for(agency))
+    assert found is not None and found.agency_reference == made.agency_reference
 
-    from schemas import Reminder, ReminderKind
 
-    adapter, _agency = adapter_for(sim[0])
-    due = datetime(2026, 12, 3, tzinfo=UTC)
-    adapter.remind(
-        Reminder(
-            handoff_id="h_1",
-            case_reference="TW-1",
-            kind=ReminderKind.overdue,
-            answer_due_at=due,
-            text_ar="متأخر",
-            text_en="late",
-        )
-    )
-    assert sim[1].requests(path_suffix="/reminders") == []
+def test_a_poll_keys_each_message_by_the_agencys_change(sim: Sim) -> None:
+    poll = {
+        "path": "/cases/{agency_reference}",
+        "status": "status",
+        "change_key": "change_id",
+        "codes": {"ACK": "acknowledged"},
+    }
+    adapter, agency = adapter_for(sim[0], poll=poll)
+    ticket = adapter.deliver(envelope_for(agency)).agency_reference
+    item = PollItem(handoff_id="h_1", agency_reference=ticket, state="delivered")
+    sim[1].set_status("ministry-of-housing", str(ticket), "ACK", "")
+    [first] = adapter.poll([item])
+    [same] = adapter.poll([item])
+    sim[1].set_status("ministry-of-housing", str(ticket), "ACK", "")  # the same status, a new change
+    [again] = adapter.poll([item])
+    assert first.dedup_key == same.dedup_key != again.dedup_key
+
+
+def test_an_endless_error_page_is_read_no_further_than_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """M5: an agency answering an endless body costs the hub at most its read limit."""
+    import socket
+    import threading
+
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    sent = [0]
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunk = b"4000\r\n" + b"x" * 0x4000 + b"\r\n"
+        try:
+            while sent[0] < 50_000_000:
+                conn.sendall(chunk)
+                sent[0] += 0x4000
+        except OSError:
+            pass
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    adapter, agency = adapter_for(f"http://127.0.0.1:{server.getsockname()[1]}", max_answer_bytes=100_000)
+    with pytest.raises(PermanentDeliveryError, match="more than the 100000 bytes"):
+        adapter.deliver(envelope_for(agency))
+    server.close()
+    assert sent[0] < 10_000_000  # the hub hung up long before the server ran out of bytes

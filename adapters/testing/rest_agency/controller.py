@@ -21,7 +21,23 @@ from schemas import AgencyConfig
 
 log = structlog.get_logger(__name__)
 
-MODES = ("ok", "slow", "500", "503", "429", "400", "401", "invalid-json", "no-ticket", "drop", "hang")
+MODES = (
+    "ok",
+    "slow",
+    "500",
+    "503",
+    "429",
+    "400",
+    "401",
+    "409-in-progress",
+    "invalid-json",
+    "no-ticket",
+    "drop",
+    "hang",
+    "drip",
+    "timeout-after-create",
+    "reset-after-create",
+)
 
 
 @dataclass(frozen=True)
@@ -34,8 +50,14 @@ class Profile:
     new: str = "NEW"
     acknowledged: str = "ACK"
     answered: str = "DONE"
+    needs_info: str = "INFO"
     prefix: str = ""
     """Ticket id prefix; by default the agency id's initials."""
+    reference_key: str = "case.reference"
+    """Where a delivery's body holds the national reference (what a lookup searches by); the default is
+    where the hub's own body shape has it."""
+    change_key: str = "change_id"
+    """Where a status answer says which change of the ticket's journal it shows."""
 
 
 NESTED = Profile(
@@ -45,6 +67,9 @@ NESTED = Profile(
     new="10",
     acknowledged="20",
     answered="90",
+    needs_info="30",
+    reference_key="request.header.externalRef",
+    change_key="data.revision",
 )
 """A second shape: nested ticket and status, numeric status codes."""
 
@@ -61,6 +86,8 @@ class Behaviour:
     push: bool = False
     answer_text: str = "تمت معالجة الطلب وإغلاقه. The request was handled and closed."
     hang_seconds: float = 60.0
+    idempotency: bool = True
+    """Honour `Idempotency-Key` (a repeated key gets the first ticket); off, every POST makes a new ticket."""
 
 
 @dataclass
@@ -85,8 +112,9 @@ class _Ticket:
     agency: str
     ticket: str
     handoff: str
+    reference: str
     timeline: list[tuple[float, str, str]]
-    """(from when, status code, text), in order."""
+    """(from when, status code, text), in order; the position is the change id."""
 
 
 class Controller:
@@ -168,14 +196,31 @@ class Controller:
                 self._behaviour[agency] = replace(b, times=left) if left > 0 else replace(b, mode="ok", times=None)
             return b
 
-    def _ticket_for(self, agency: str, key: str, handoff: str) -> tuple[_Ticket, bool]:
+    def tickets(self, agency: str, reference: str | None = None) -> list[str]:
+        """The distinct tickets an agency holds (for one national reference, if given), oldest first."""
         with self._lock:
-            found = self._tickets.get((agency, key))
+            found = {id(t): t for (a, _), t in self._tickets.items() if a == agency}.values()
+            return [t.ticket for t in found if reference is None or t.reference == reference]
+
+    def follow_ons(self, agency: str | None = None) -> list[Request]:
+        """Follow-on messages received (POSTs under a case: `/cases/{id}/…`), oldest first."""
+        with self._lock:
+            return [
+                r
+                for r in self._requests
+                if (agency is None or r.agency == agency) and r.method == "POST" and "/cases/" in r.path
+            ]
+
+    def _ticket_for(
+        self, agency: str, key: str, handoff: str, reference: str, *, idempotent: bool = True
+    ) -> tuple[_Ticket, bool]:
+        with self._lock:
+            found = self._tickets.get((agency, key)) if idempotent else None
             if found is not None:
                 return found, False
             p = self.profile(agency)
             prefix = p.prefix or "".join(w[0] for w in agency.split("-")).upper()
-            t = _Ticket(agency, f"{prefix}-{next(self._counter):06d}", handoff, [(time.time(), p.new, "")])
+            t = _Ticket(agency, f"{prefix}-{next(self._counter):06d}", handoff, reference, [(time.time(), p.new, "")])
             for ref in (key, t.ticket, handoff):
                 self._tickets[(agency, ref)] = t
             return t, True
@@ -184,12 +229,13 @@ class Controller:
         """A case by its ticket id, its handoff id or the Idempotency-Key it came with."""
         return self._tickets.get((agency, ref))
 
-    def _status(self, agency: str, ref: str) -> tuple[str, str] | None:
+    def _status(self, agency: str, ref: str) -> tuple[str, str, int] | None:
+        """The ticket's current status code, text and change id (its place in the journal)."""
         with self._lock:
             t = self._find(agency, ref)
             if t is None:
                 return None
-            current = [(code, text) for at, code, text in t.timeline if at <= time.time()]
+            current = [(code, text, n) for n, (at, code, text) in enumerate(t.timeline, 1) if at <= time.time()]
             return current[-1]
 
     def _issue_token(self) -> tuple[str, float]:
@@ -235,11 +281,14 @@ class Controller:
 
 
 def profile_for(settings: RestSettings) -> Profile:
-    """Play an agency as its config describes it: ticket and status where the hub looks, in its own codes."""
+    """Play an agency as its config describes it: ticket, status and change where the hub looks, in its codes."""
     plain = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
     p = Profile()
     if settings.ticket and plain.match(settings.ticket):
         p = replace(p, ticket_key=settings.ticket)
+    for target, rule in (settings.body.fields or {}).items():
+        if (rule if isinstance(rule, str) else rule.path) == "case.reference":
+            p = replace(p, reference_key=target)
     poll = settings.poll
     if poll is not None:
         codes = {kind.value: code for code, kind in reversed(list(poll.codes.items()))}
@@ -247,8 +296,10 @@ def profile_for(settings: RestSettings) -> Profile:
             p,
             status_key=poll.status if plain.match(poll.status) else p.status_key,
             text_key=poll.text if poll.text and plain.match(poll.text) else p.text_key,
+            change_key=poll.change_key if poll.change_key and plain.match(poll.change_key) else p.change_key,
             acknowledged=codes.get("acknowledged", p.acknowledged),
             answered=codes.get("answered", p.answered),
+            needs_info=codes.get("needs_info", p.needs_info),
         )
     return p
 

@@ -18,10 +18,25 @@ from urllib.parse import parse_qs, urlsplit
 
 import structlog
 
-from adapters.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from adapters.testing.rest_agency.controller import Controller, Request
+from adapters.signing import HANDOFF_HEADER, IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from adapters.testing.rest_agency.controller import Behaviour, Controller, Request, _Ticket
 
 log = structlog.get_logger(__name__)
+
+
+def _pick(body: bytes, dotted: str) -> str:
+    """The value at `a.b` in a JSON body (or in the `case` part of a multipart one), or ''."""
+    try:
+        node: Any = json.loads(body)
+    except ValueError:
+        start = body.find(b"{")
+        try:
+            node = json.JSONDecoder().raw_decode(body[start:].decode("utf-8", "replace"))[0] if start >= 0 else {}
+        except ValueError:
+            return ""
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return str(node or "")
 
 
 def _nest(dotted: str, value: Any) -> dict[str, Any]:
@@ -83,8 +98,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(200, raw=data, headers={"Content-Type": content_type})
         elif len(parts) == 3 and parts[1] == "cases":
             self._status(parts[0], parts[2])
+        elif len(parts) == 2 and parts[1] == "cases" and "reference" in parse_qs(url.query):
+            self._lookup(parts[0], parse_qs(url.query)["reference"][0])
         else:
             self._reply(404, {"error": "not found"})
+
+    def _lookup(self, agency: str, reference: str) -> None:
+        """`GET /{agency}/cases?reference=…`: the agency's tickets for a national reference."""
+        c = self.server.controller
+        c._record(Request(agency, "GET", self.path, dict(self.headers.items()), b"", None))
+        key = c.profile(agency).ticket_key
+        self._reply(200, {"items": [_nest(key, t) for t in c.tickets(agency, reference)]})
 
     def _status(self, agency: str, ref: str) -> None:
         c = self.server.controller
@@ -96,6 +120,7 @@ class _Handler(BaseHTTPRequestHandler):
         p = c.profile(agency)
         t = c._find(agency, ref)
         body = _merge(_nest(p.status_key, found[0]), _nest(p.text_key, found[1]))
+        body = _merge(body, _nest(p.change_key, found[2]))
         self._reply(200, _merge(body, _nest(p.ticket_key, t.ticket if t else ref)))
 
     def do_POST(self) -> None:
@@ -116,10 +141,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(200, asdict(c.behaviour(parts[1])))
         elif len(parts) == 2 and parts[1] == "cases":
             self._deliver(parts[0], body)
-        elif len(parts) >= 2 and parts[-1] == "reminders":
-            signed = self._signature_ok(parts[0], body)
-            c._record(Request(parts[0], "POST", self.path, dict(self.headers.items()), body, signed))
-            self._reply(401 if signed is False else 200, {"received": signed is not False})
+        elif len(parts) >= 4 and parts[1] == "cases":
+            self._follow_on(parts[0], body)
         else:
             self._reply(404, {"error": "not found"})
 
@@ -139,17 +162,58 @@ class _Handler(BaseHTTPRequestHandler):
             idempotency_key=self.headers.get(IDEMPOTENCY_HEADER, ""),
         )
 
+    def _follow_on(self, agency: str, body: bytes) -> None:
+        """A follow-on message (`POST /{agency}/cases/{id}/…`): recorded; a repeated Idempotency-Key is a 200."""
+        c = self.server.controller
+        signed = self._signature_ok(agency, body)
+        key = self.headers.get(IDEMPOTENCY_HEADER, "")
+        seen = bool(key) and any(r.headers.get(IDEMPOTENCY_HEADER) == key for r in c.follow_ons(agency))
+        c._record(Request(agency, "POST", self.path, dict(self.headers.items()), body, signed))
+        b = c._take_behaviour(agency) if c.behaviour(agency).mode != "ok" else Behaviour()
+        if b.mode in ("hang", "drip"):
+            self._stall(b)
+            return
+        if b.mode in ("500", "503"):
+            self._reply(int(b.mode), {"error": "try later"})
+            return
+        self._reply(401 if signed is False else (200 if seen else 201), {"received": signed is not False})
+
+    def _stall(self, b: Behaviour) -> None:
+        """Hang without answering, or drip an answer one byte every `delay` seconds, until told to stop."""
+        c = self.server.controller
+        if b.mode == "hang":
+            c.stopping.wait(b.hang_seconds)
+            self.close_connection = True
+            return
+        answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2000\r\n\r\n" + b" " * 2000
+        deadline = time.monotonic() + b.hang_seconds
+        for byte in answer:
+            if c.stopping.wait(b.delay or 1.0) or time.monotonic() > deadline:
+                break
+            try:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+            except OSError:
+                break
+        self.close_connection = True
+
+    def _unauthorised(self, signature_ok: bool | None) -> bool:
+        """Answer 401 for an expired OAuth2 token or a bad signature; True if it did."""
+        auth = self.headers.get("Authorization", "")
+        if auth.startswith("Bearer tok-") and not self.server.controller.token_valid(auth.removeprefix("Bearer ")):
+            self._reply(401, {"error": "token expired or revoked"})
+            return True
+        if signature_ok is False:
+            self._reply(401, {"error": "bad signature"})
+            return True
+        return False
+
     def _deliver(self, agency: str, body: bytes) -> None:
         c = self.server.controller
         signature_ok = self._signature_ok(agency, body)
         c._record(Request(agency, "POST", self.path, dict(self.headers.items()), body, signature_ok))
         b = c._take_behaviour(agency)
-        auth = self.headers.get("Authorization", "")
-        if auth.startswith("Bearer tok-") and not c.token_valid(auth.removeprefix("Bearer ")):
-            self._reply(401, {"error": "token expired or revoked"})
-            return
-        if signature_ok is False:
-            self._reply(401, {"error": "bad signature"})
+        if self._unauthorised(signature_ok):
             return
         if b.mode == "slow":
             time.sleep(b.delay)
@@ -162,21 +226,35 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(*failures[b.mode])
         elif b.mode in ("503", "429"):
             self._reply(int(b.mode), {"error": "try later"}, headers={"Retry-After": b.retry_after})
+        elif b.mode == "409-in-progress":
+            self._reply(409, {"error": "a request with this Idempotency-Key is in progress"})
         elif b.mode == "drop":
             self.close_connection = True
-        elif b.mode == "hang":
-            c.stopping.wait(b.hang_seconds)
+        elif b.mode in ("hang", "drip"):
+            self._stall(b)
+        elif b.mode in ("timeout-after-create", "reset-after-create"):
+            self._create(agency, body, b)  # the agency takes the case, then never answers
+            if b.mode == "timeout-after-create":
+                c.stopping.wait(b.hang_seconds)
             self.close_connection = True
         elif b.mode == "invalid-json":
             self._reply(200, raw=b"<html>OK</html>")
         elif b.mode == "no-ticket":
             self._reply(200, {"received": True})
         else:
-            key = self.headers.get("Idempotency-Key") or f"anon-{time.time_ns()}"
-            ticket, new = c._ticket_for(agency, key, self.headers.get("X-Tawasul-Handoff", key))
-            if new and b.answer_after is not None:
-                c._answer_later(ticket, b)
+            ticket, new = self._create(agency, body, b)
             self._reply(201 if new else 200, _nest(c.profile(agency).ticket_key, ticket.ticket))
+
+    def _create(self, agency: str, body: bytes, b: Behaviour) -> tuple[_Ticket, bool]:
+        """Open a ticket for a delivery (or find the one its Idempotency-Key made, if the agency honours keys)."""
+        c = self.server.controller
+        key = self.headers.get(IDEMPOTENCY_HEADER) or f"anon-{time.time_ns()}"
+        reference = _pick(body, c.profile(agency).reference_key)
+        handoff = self.headers.get(HANDOFF_HEADER, key)
+        ticket, new = c._ticket_for(agency, key, handoff, reference, idempotent=b.idempotency)
+        if new and b.answer_after is not None:
+            c._answer_later(ticket, b)
+        return ticket, new
 
 
 class _Server(ThreadingHTTPServer):

@@ -61,7 +61,7 @@ def test_each_agency_answers_in_its_own_shape(sim: Sim) -> None:
     ticket = _deliver(url, "northern-municipality", "h_9").json()["result"]["caseNumber"]
     controller.set_status("northern-municipality", ticket, "90", "تم")
     status = requests.get(f"{url}/northern-municipality/cases/h_9", timeout=5).json()
-    assert status == {"data": {"state": "90", "remarks": "تم"}, "result": {"caseNumber": ticket}}
+    assert status == {"data": {"state": "90", "remarks": "تم", "revision": 2}, "result": {"caseNumber": ticket}}
 
 
 def test_a_dropped_connection_is_seen_by_the_client(sim: Sim) -> None:
