@@ -21,6 +21,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from adapters.errors import InboundError
@@ -64,9 +65,12 @@ def read_cursor(engine: Engine, name: str) -> str | None:
 
 
 def write_cursor(conn: Connection, name: str, value: str | None) -> None:
-    """Store a cursor in the caller's transaction."""
-    if conn.execute(update(cursors).where(cursors.c.name == name).values(value=value)).rowcount == 0:
-        conn.execute(insert(cursors).values(name=name, position=0, attempts=0, value=value))
+    """Store a cursor in the caller's transaction (two readers storing at once: the last one wins)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    row = {"name": name, "position": 0, "attempts": 0, "value": value}
+    conn.execute(
+        dialect.insert(cursors).values(row).on_conflict_do_update(index_elements=["name"], set_={"value": value})
+    )
 
 
 # --- the periodic job ----------------------------------------------------------------------------

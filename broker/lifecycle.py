@@ -100,7 +100,7 @@ def next_handoff_state(state: str, action: str, *, by_agency: bool = False) -> H
     `by_agency`: the move comes from the agency's own system, which may do less than the central office.
     """
     key = (HandoffState(state), action)
-    if key not in HANDOFF_MOVES or (by_agency and action in _MESSAGES and key not in AGENCY_MOVES):
+    if key not in HANDOFF_MOVES or (by_agency and key not in AGENCY_MOVES):
         raise InvalidTransition("handoff", state, action)
     return HANDOFF_MOVES[key]
 

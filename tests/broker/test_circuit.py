@@ -141,7 +141,7 @@ def test_an_agency_that_keeps_failing_is_parked_and_its_waiting_handoffs_join_th
         parked = followup.queue(conn, FLAKY)
         steady = conn.execute(select(handoffs.c.state).where(handoffs.c.agency_id == STEADY)).scalars().all()
     assert len(parked) == 4
-    assert all(item.reason.startswith(circuit.FOLLOWUP_PREFIX) and "الجهة لا تستجيب" in item.reason for item in parked)
+    assert all(item.reason == "circuit_open" and "الجهة لا تستجيب" in item.note for item in parked)
     assert steady == ["delivered", "delivered"]
     opened = [e for e in logs if e["event"] == "agency.circuit_opened"]
     assert [(e["agency"], e["parked"]) for e in opened] == [(FLAKY, 4)]

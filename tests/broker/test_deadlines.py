@@ -14,12 +14,12 @@ import requests
 import time_machine
 from sqlalchemy import select
 
-from broker import events, followup
+from broker import events, follow_ons, followup
 from broker.deadlines import decide_extension, request_extension
 from broker.errors import NotFound, Unprocessable
 from broker.hub import Hub
 from broker.intake import submit_cases
-from broker.messages import record_message
+from broker.messages import Sender, record_message
 from broker.store.tables import handoffs
 from broker.sweep import sweep
 from schemas import AgencyMessage, MessageKind
@@ -75,7 +75,11 @@ def deadline_events(hub: Hub, case_id: str) -> Counter[str]:
 
 def say(hub: Hub, handoff: str, kind: MessageKind, text: str = "") -> None:
     record_message(
-        hub.engine, hub.directory, handoff, AgencyMessage(kind=kind, text=text), source="agency", actor="agency:moe"
+        hub.engine,
+        hub.directory,
+        handoff,
+        AgencyMessage(kind=kind, text=text),
+        Sender(actor="agency:moe", source="agency"),
     )
 
 
@@ -126,9 +130,8 @@ def test_the_sweep_walks_a_handoff_through_warning_breach_and_each_escalation_on
     with any_hub.engine.connect() as conn:
         [item] = followup.queue(conn)
         trail = [e for e in events.for_case(conn, case_id) if e.type == "handoff.escalated"]
-    assert item.overdue and item.reason.startswith(
-        "overdue since 2026-12-10T14:00:00+03:00; escalated to Central office"
-    )
+    assert item.overdue and item.reason == "escalated"
+    assert item.note.startswith("overdue since 2026-12-10T14:00:00+03:00; escalated to Central office")
     assert [e.data["level_id"] for e in trail] == ["agency-liaison", "agency-head", "central-office"]
 
 
@@ -241,7 +244,8 @@ def test_a_granted_extension_moves_the_answer_by_time_and_lifts_the_overdue_flag
     assert data["answer_by"] == "2026-12-15T14:00:00+03:00"  # Sunday, Monday, Tuesday
     row = handoff_row(any_hub, handoff)
     assert (row["overdue"], row["escalation_level"]) == (False, 0)
-    assert row["followup"] == "manual: deadline extended; chase the answer"  # a manual agency stays on the queue
+    # still on the queue: the reminders sent while it was late wait for an officer to pass them on
+    assert row["followup_reason"] == "follow_on"
     assert row["next_check_at"] == local(2026, 12, 15, 14, 0)
     with pytest.raises(NotFound):
         decide_extension(any_hub.engine, any_hub.directory.sla, handoff, grant=False, actor="central-office:amina")
@@ -258,17 +262,20 @@ def test_a_refused_extension_leaves_the_deadline(any_hub: Hub, clock: time_machi
     assert deadline_events(any_hub, case_id)["handoff.extension_refused"] == 1
 
 
-def test_the_agency_is_reminded_through_its_own_adapter(
-    sqlite_hub: Hub, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_agency_is_reminded_by_a_follow_on_message(sqlite_hub: Hub, clock: time_machine.Traveller) -> None:
+    """A manual agency's reminders wait on the follow-up queue for an officer to pass them on."""
     _, handoff = submit(sqlite_hub)
-    adapter = sqlite_hub.directory.adapter("ministry-of-education")
-    got: list[Any] = []
-    monkeypatch.setattr(adapter, "remind", got.append)
     sweep(sqlite_hub, WARN)
     sweep(sqlite_hub, DUE)
-    assert [(r.handoff_id, r.kind.value, r.level) for r in got] == [(handoff, "warning", 0), (handoff, "escalated", 1)]
-    assert got[0].text_ar.startswith("تذكير") and "2026-12-10" in got[0].text_en
+    with sqlite_hub.engine.connect() as conn:
+        waiting = follow_ons.waiting_for_officer(conn, handoff)
+    reminders = [(f["payload"]["reminder"]["kind"], f["payload"]["reminder"]["level"]) for f in waiting]
+    assert reminders == [("warning", 0), ("escalated", 1)]
+    assert waiting[0]["payload"]["text_ar"].startswith("تذكير") and "2026-12-10" in waiting[0]["payload"]["text_en"]
+    for f in waiting:
+        follow_ons.passed_on(sqlite_hub.engine, f["id"], "central-office:amina", "by phone")
+    row = handoff_row(sqlite_hub, handoff)
+    assert row["followup_reason"] == "escalated"  # passing reminders on does not make it any less late
 
 
 def test_a_transfer_stops_the_old_clock_and_starts_a_new_one(any_hub: Hub, clock: time_machine.Traveller) -> None:
@@ -279,8 +286,7 @@ def test_a_transfer_stops_the_old_clock_and_starts_a_new_one(any_hub: Hub, clock
         any_hub.directory,
         handoff,
         AgencyMessage(kind=MessageKind.transfer_requested, text="ليست من اختصاصنا", transfer_to="ministry-of-health"),
-        source="agency",
-        actor="agency:moe",
+        Sender(actor="agency:moe", source="agency"),
     )
     assert handoff_row(any_hub, handoff)["next_check_at"] is None
     with any_hub.engine.connect() as conn:

@@ -9,7 +9,7 @@ from adapters.testing import StubAdapter, StubSettings
 from broker import events
 from broker.hub import Hub
 from broker.intake import submit_cases
-from broker.messages import record_message
+from broker.messages import Sender, record_message
 from broker.store.cases import get_case
 from schemas import AgencyMessage, Envelope, MessageKind, Receipt
 from tests.conftest import make_case
@@ -25,9 +25,8 @@ class AcknowledgesFirst(StubAdapter):
     @override
     def deliver(self, envelope: Envelope) -> Receipt:
         ack = AgencyMessage(kind=MessageKind.acknowledged, agency_reference="MOH-1")
-        record_message(
-            self.hub.engine, self.hub.directory, envelope.handoff_id, ack, source="agency-api", actor="agency"
-        )
+        sender = Sender(actor="agency:ministry-of-health", source="agency-api", agency_id="ministry-of-health")
+        record_message(self.hub.engine, self.hub.directory, envelope.handoff_id, ack, sender)
         if self.then_fail:
             raise RetriableDeliveryError("connection reset after the agency took the case")
         return Receipt(agency_reference="MOH-1")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from broker import events, followup
 from broker.hub import Hub
 from broker.intake import submit_cases
-from broker.messages import record_message
+from broker.messages import Sender, record_message
 from broker.store.cases import get_case
 from schemas import AgencyMessage, MessageKind
 from tests.conftest import make_case
@@ -31,8 +31,7 @@ def test_a_case_for_a_joining_agency_reaches_the_follow_up_queue_and_its_answer_
         hub.directory,
         item.handoff,
         AgencyMessage(kind=MessageKind.answered, text=answer, agency_reference="SIO-77"),
-        source="manual",
-        actor="central-office:amina",
+        Sender(actor="central-office:amina", source="manual"),
     )
     assert recorded.handoff_state == "answered"
 
@@ -107,7 +106,9 @@ def test_two_agencies_answering_at_once_on_postgresql_leave_the_case_answered(pg
         def answer(handoff: str, barrier: threading.Barrier = barrier) -> None:
             barrier.wait()
             message = AgencyMessage(kind=MessageKind.answered, text="تمت المعالجة")
-            record_message(hub.engine, hub.directory, handoff, message, source="manual", actor="central-office:x")
+            record_message(
+                hub.engine, hub.directory, handoff, message, Sender(actor="central-office:x", source="manual")
+            )
 
         threads = [threading.Thread(target=answer, args=(h,)) for h in ids]
         for t in threads:

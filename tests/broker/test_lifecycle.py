@@ -10,12 +10,17 @@ from schemas import HandoffState, MessageKind
 
 MOVES = [
     ("pending", "start_delivery", "delivering"),
-    ("delivering", "delivered", "delivered"),
+    ("delivering", "receipt", "delivered"),
+    ("failed", "receipt", "delivered"),  # a late success beats a failure the hub decided
+    ("delivering", "uncertain", "outcome_unknown"),
+    ("outcome_unknown", "confirm", "delivered"),
+    ("outcome_unknown", "resend", "pending"),
     ("delivering", "retry", "pending"),
     ("delivered", "acknowledged", "acknowledged"),
     ("acknowledged", "answered", "answered"),
     ("answered", "accept", "accepted"),
-    ("delivered", "transfer_requested", "transferred"),
+    ("delivered", "transfer_requested", "delivered"),  # a request: the central office decides
+    ("acknowledged", "transfer", "transferred"),
     ("failed", "answered", "answered"),
 ]
 
@@ -31,6 +36,22 @@ ILLEGAL = [
     ("transferred", "acknowledged"),
     ("cancelled", "start_delivery"),
 ]
+
+
+AGENCY_MAY_NOT = [
+    ("failed", "acknowledged"),  # M2: an agency cannot re-open a handoff it rejected
+    ("failed", "answered"),
+    ("failed", "transfer_requested"),
+    ("delivered", "transfer"),  # only the central office transfers
+    ("answered", "accept"),
+]
+
+
+@pytest.mark.parametrize(("state", "action"), AGENCY_MAY_NOT)
+def test_an_agency_cannot_do_what_only_the_central_office_may(state: str, action: str) -> None:
+    """M2: the agency's own system may take fewer moves than the central office recording a call."""
+    with pytest.raises(InvalidTransition):
+        next_handoff_state(state, action, by_agency=True)
 
 
 @pytest.mark.parametrize(("state", "action"), ILLEGAL)

@@ -95,7 +95,7 @@ def test_config_check_reports_the_sla_problems_and_fails(tmp_path: Path) -> None
 
 
 def test_config_check_summarises_the_sla_policy() -> None:
-    result = runner.invoke(app, ["config", "check"], env={"HUB_CONFIG_DIR": str(PROJECT_ROOT / "config")})
+    result = runner.invoke(app, ["config", "check", "--offline"], env={"HUB_CONFIG_DIR": str(PROJECT_ROOT / "config")})
     assert result.exit_code == 0, result.output
     assert "sla.yaml: OK: warn at 75%" in result.output
     assert "3 escalation level(s)" in result.output

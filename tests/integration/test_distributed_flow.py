@@ -8,7 +8,7 @@ import pytest
 
 from broker import events, followup
 from broker.intake import submit_cases
-from broker.messages import record_message
+from broker.messages import Sender, record_message
 from broker.store.cases import get_case
 from schemas import AgencyMessage, MessageKind
 from tests.conftest import make_case
@@ -43,8 +43,7 @@ def test_a_case_for_a_joining_agency_reaches_the_follow_up_queue_through_a_worke
         hub.directory,
         item.handoff,
         AgencyMessage(kind=MessageKind.answered, text=answer, agency_reference="JA-1"),
-        source="manual",
-        actor="central-office:amina",
+        Sender(actor="central-office:amina", source="manual"),
     )
     assert recorded.handoff_state == "answered"
     with hub.engine.connect() as conn:

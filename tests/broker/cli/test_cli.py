@@ -112,10 +112,27 @@ def test_a_transfer_recorded_by_phone_creates_a_handoff_to_the_new_agency(queued
     ]
 
 
-def test_config_check_passes_on_the_shipped_config() -> None:
-    result = runner.invoke(app, ["config", "check"])
+def test_config_check_passes_on_the_shipped_config_offline() -> None:
+    result = runner.invoke(app, ["config", "check", "--offline"])
     assert result.exit_code == 0, result.output
     assert "27 agencies (3 joining), 40 categories" in result.output
+
+
+def test_config_check_asks_each_connected_agency_and_names_what_is_missing() -> None:
+    """Online, each adapter's `check()` runs: secrets missing from the environment are named per agency."""
+    from adapters.testing.rest_agency import running_simulator
+
+    with running_simulator() as (url, _):
+        missing = runner.invoke(app, ["config", "check"], env={"HUB_SIMULATOR_URL": url, "COLUMNS": "300"})
+        assert missing.exit_code == 2
+        assert (
+            "agencies.ministry-of-labour.adapter: environment variable MOL_SIGNING_SECRET is not set" in missing.output
+        )
+        secrets = {name: "s3cret-for-the-check" for name in ("MHO_SIGNING_SECRET", "MHO_API_KEY", "MOL_SIGNING_SECRET")}
+        secrets |= {"MOL_API_KEY": "k", "NM_SIGNING_SECRET": "s", "NM_API_TOKEN": "t"}
+        ok = runner.invoke(app, ["config", "check", "--verbose"], env={"HUB_SIMULATOR_URL": url, **secrets})
+    assert ok.exit_code == 0, ok.output
+    assert '"idempotent": true' in ok.output  # describe(): what each connected agency's adapter does
 
 
 def test_config_check_lists_every_problem_and_fails(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import time
 
 from pydantic import SecretStr
 
-from adapters.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from adapters.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from broker.hub import Hub
 from broker.intake import submit_cases
 from tests.conftest import make_case
@@ -40,8 +40,16 @@ def test_events_reach_the_national_system_signed_and_in_order(any_hub: Hub) -> N
         assert [e["id"] for e in got] == [1, 2, 3]
         assert all(e["reference"] == case.reference for e in got)
         for headers, body in record.requests:
-            assert verify(SECRET, headers[TIMESTAMP_HEADER], headers[SIGNATURE_HEADER], body)
-            assert not verify("another-secret", headers[TIMESTAMP_HEADER], headers[SIGNATURE_HEADER], body)
+            signed = {
+                "method": "POST",
+                "path": "/hooks/tawasul",
+                "timestamp": headers[TIMESTAMP_HEADER],
+                "signature": headers[SIGNATURE_HEADER],
+                "body": body,
+                "idempotency_key": headers[IDEMPOTENCY_HEADER],
+            }
+            assert verify(SECRET, **signed)
+            assert not verify("another-secret", **signed)
             assert "citizen" not in body.decode("utf-8")  # events name cases; personal data stays in the case
 
 
