@@ -99,3 +99,4 @@ def serve(hub: Hub, host: str, port: int) -> None:
     finally:
         stop.set()
         worker.stop(in_sighandler=False)
+        hub.directory.close()

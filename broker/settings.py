@@ -59,6 +59,21 @@ class Settings(BaseSettings):
     log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
     log_level: str = Field(default="INFO")
 
+    def lease_problem(self) -> str | None:
+        """Why the lease is too short for the deliveries these settings allow, if it is.
+
+        A worker renews its claim before each delivery of a batch; one delivery may wait
+        `delivery_timeout` for a free slot and as long again for the agency. A shorter lease would
+        let another worker start the same delivery while the first is still waiting for it.
+        """
+        longest = 2 * self.delivery_timeout
+        if self.lease_seconds <= longest:
+            return (
+                f"HUB_LEASE_SECONDS ({self.lease_seconds:g}) must be longer than one delivery may take: "
+                f"2 × HUB_DELIVERY_TIMEOUT = {longest:g} s"
+            )
+        return None
+
     @property
     def is_sqlite(self) -> bool:
         """True when the store is the embedded SQLite file."""

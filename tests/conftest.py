@@ -52,6 +52,7 @@ def hub_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Setting
         "database_url": database_url,
         "national_api_key": API_KEY,
         "lease_seconds": 2.0,
+        "delivery_timeout": 0.9,
         "backoff_base": 0.05,
         "backoff_cap": 0.2,
         "max_attempts": 3,

@@ -25,6 +25,8 @@ class StubSettings(BaseModel):
     """With fail='retriable' or 'uncertain': fail only the first n attempts, then succeed."""
     follow_ons: list[FollowOnKind] = list(FollowOnKind)
     """The follow-on kinds it takes (recorded like deliveries)."""
+    idempotent: bool = False
+    """Whether it says it recognises a repeated idempotency key (so resending after doubt is safe)."""
     delay_seconds: float = 0.0
     record_file: str | None = None
 
@@ -40,7 +42,9 @@ class StubAdapter(Adapter):
         super().__init__(agency, settings)
         self.deliveries: list[Envelope] = []
         self.follow_ons: list[FollowOnEnvelope] = []
-        self.capabilities = Capabilities(callbacks=True, follow_ons=frozenset(self.settings.follow_ons))
+        self.capabilities = Capabilities(
+            callbacks=True, follow_ons=frozenset(self.settings.follow_ons), idempotent=self.settings.idempotent
+        )
 
     def _record(self, event: str, envelope: Envelope) -> None:
         if self.settings.record_file:

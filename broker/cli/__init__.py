@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 from rich.markup import escape
 
 from broker.cli import agencies, deadlines, followup, inbound, report, review
-from broker.cli._hub import err, loaded_hub, require_api_key
+from broker.cli._hub import err, loaded_hub, require_api_key, require_safe_leases
 from broker.hub import Hub, get_hub, set_hub
 from broker.logging import configure_logging
 from broker.settings import Settings
@@ -51,6 +51,7 @@ def serve(host: str = "127.0.0.1", port: int = 8700) -> None:
 
     hub = loaded_hub()
     require_api_key(hub)
+    require_safe_leases(hub)
     runner.serve(hub, host, port)
 
 
@@ -73,7 +74,9 @@ def worker() -> None:
     """Run a Celery worker that delivers handoffs (distributed set-up)."""
     from broker import runner
 
-    runner.run_worker(loaded_hub())
+    hub = loaded_hub()
+    require_safe_leases(hub)
+    runner.run_worker(hub)
 
 
 @app.command("scheduler")
@@ -81,7 +84,9 @@ def scheduler_cmd() -> None:
     """Run the relay and periodic jobs (distributed set-up; more than one is safe)."""
     from broker import runner
 
-    runner.run_scheduler(loaded_hub())
+    hub = loaded_hub()
+    require_safe_leases(hub)
+    runner.run_scheduler(hub)
 
 
 @app.command()

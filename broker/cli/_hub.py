@@ -28,3 +28,11 @@ def require_api_key(hub: Hub) -> None:
     if hub.settings.national_api_key is None:
         err.print("[red]HUB_NATIONAL_API_KEY is not set: the intake API would admit nobody.[/red]")
         raise typer.Exit(2)
+
+
+def require_safe_leases(hub: Hub) -> None:
+    """Refuse to run deliveries with a lease shorter than the longest delivery the settings allow."""
+    problem = hub.settings.lease_problem()
+    if problem:
+        err.print(f"[red]{problem}[/red]")
+        raise typer.Exit(2)

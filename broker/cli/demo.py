@@ -50,9 +50,9 @@ def run_demo(port: int, once: bool) -> None:
     configure_logging(hub.settings.log_format, hub.settings.log_level)
     set_hub(hub)
     upgrade(hub.engine)
-    d = hub.directory
     base = f"http://127.0.0.1:{port}"
     simulator = start_simulator_for(hub, base)  # plays the connected (REST) agencies
+    d = hub.directory
     out.print(f"[bold]Tawasul hub[/bold]: {len(d.agencies)} agencies, {len(d.categories)} categories loaded")
     worker = runner.start_worker_thread(hub)
     stop = runner.start_scheduler_thread(hub)
@@ -87,7 +87,11 @@ def start_simulator_for(hub: Hub, hub_url: str, *, answer_after: float = 5.0) ->
     """
     if "HUB_SIMULATOR_URL" in os.environ:
         return None
-    sim = start_simulator(DEMO_PORT, controller=Controller(hub_url=hub_url))
+    try:
+        sim = start_simulator(DEMO_PORT, controller=Controller(hub_url=hub_url))
+    except OSError:  # another demo has the port: take any free one, and tell the config where it is
+        sim = start_simulator(0, controller=Controller(hub_url=hub_url))
+    os.environ["HUB_SIMULATOR_URL"] = sim.url  # read when the agency directory loads, just after
     for agency_id in simulate_agencies(hub.directory.agencies.values(), sim.controller):
         push = not hub.directory.adapter(agency_id).capabilities.status_poll
         if push:

@@ -10,7 +10,7 @@ import pytest
 
 from broker import tasks
 from broker.hub import Hub, set_hub
-from broker.outbox import DELIVER, WEBHOOK
+from broker.outbox import DELIVER, FOLLOW_ON, WEBHOOK
 from tests.integration.procs import HubProcess, delete_queues, hub_processes, write_config
 from tests.services import RABBIT_URL, require
 
@@ -34,13 +34,14 @@ def rabbit_hub(pg_hub: Hub, tmp_path: Path, record_file: Path) -> Iterator[MakeH
     prefix = f"hubtest-{uuid.uuid4().hex[:10]}"
     made: list[Hub] = []
 
-    def make(delay_seconds: float = 0.0, **settings: object) -> Hub:
-        config_dir = write_config(tmp_path / "config", record_file, delay_seconds)
+    def make(delay_seconds: float = 0.0, idempotent: bool = False, **settings: object) -> Hub:
+        config_dir = write_config(tmp_path / "config", record_file, delay_seconds, idempotent)
         update = {
             "broker_url": RABBIT_URL,
             "queue_prefix": prefix,
             "config_dir": config_dir,
-            "lease_seconds": 2.5,
+            "lease_seconds": 4.0,
+            "delivery_timeout": 1.9,
             "worker_concurrency": 2,
             **settings,
         }
@@ -54,7 +55,7 @@ def rabbit_hub(pg_hub: Hub, tmp_path: Path, record_file: Path) -> Iterator[MakeH
     for hub in made:
         hub.engine.dispose()
     set_hub(None)
-    delete_queues(RABBIT_URL, [f"{prefix}.{topic}" for topic in (DELIVER, WEBHOOK)])
+    delete_queues(RABBIT_URL, [f"{prefix}.{topic}" for topic in (DELIVER, FOLLOW_ON, WEBHOOK)])
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ JOINING = "joining-agency"
 """A joining agency (manual adapter); category `manual-desk` routes to it."""
 
 
-def write_config(directory: Path, record_file: Path, delay_seconds: float = 0.0) -> Path:
+def write_config(directory: Path, record_file: Path, delay_seconds: float = 0.0, idempotent: bool = False) -> Path:
     """An agencies.yaml with an operator, a stub agency that records to `record_file`, and a joining one."""
     agencies: list[dict[str, Any]] = [
         {
@@ -45,7 +45,12 @@ def write_config(directory: Path, record_file: Path, delay_seconds: float = 0.0)
             "name_ar": "جهة تجريبية",
             "name_en": "Stub agency",
             "status": "onboarded",
-            "adapter": {"kind": "stub", "delay_seconds": delay_seconds, "record_file": str(record_file)},
+            "adapter": {
+                "kind": "stub",
+                "delay_seconds": delay_seconds,
+                "record_file": str(record_file),
+                "idempotent": idempotent,
+            },
         },
         {"id": JOINING, "name_ar": "جهة منضمة", "name_en": "Joining agency", "status": "joining"},
     ]
@@ -69,6 +74,7 @@ def hub_env(hub: Hub, **extra: str) -> dict[str, str]:
         "HUB_QUEUE_PREFIX": s.queue_prefix,
         "HUB_CONFIG_DIR": str(s.config_dir),
         "HUB_LEASE_SECONDS": str(s.lease_seconds),
+        "HUB_DELIVERY_TIMEOUT": str(s.delivery_timeout),
         "HUB_RELAY_INTERVAL": str(s.relay_interval),
         "HUB_BACKOFF_BASE": str(s.backoff_base),
         "HUB_BACKOFF_CAP": str(s.backoff_cap),

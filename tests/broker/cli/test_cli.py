@@ -156,3 +156,14 @@ def test_schemas_export_writes_a_json_schema_per_wire_model(tmp_path: Path) -> N
     message = json.loads((tmp_path / "out" / "agency-message.schema.json").read_text(encoding="utf-8"))
     assert "needs_info" in json.dumps(message)
     assert "انقطاع المياه" in json.dumps(case, ensure_ascii=False)
+
+
+def test_a_lease_shorter_than_the_longest_delivery_is_refused_at_start_up() -> None:
+    """M1: start-up refuses settings whose lease is shorter than the longest delivery they allow."""
+    result = runner.invoke(
+        app, ["worker"], env={"HUB_LEASE_SECONDS": "60", "HUB_DELIVERY_TIMEOUT": "40", "COLUMNS": "200"}
+    )
+    assert result.exit_code == 2
+    assert "HUB_LEASE_SECONDS (60) must be longer than one delivery may take: 2 × HUB_DELIVERY_TIMEOUT = 80 s" in (
+        result.output
+    )
