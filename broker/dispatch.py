@@ -14,7 +14,7 @@ import structlog
 from sqlalchemy import Connection, select
 
 from adapters.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError
-from broker import circuit, events, isolation, outbox
+from broker import circuit, events, isolation, metrics, outbox
 from broker.hub import Hub
 from broker.lifecycle import next_handoff_state
 from broker.outbox import DELIVER
@@ -48,7 +48,7 @@ def deliver(hub: Hub, claims: list[tuple[str, str]]) -> None:
     done: list[_Job] = []
     flushed = time.monotonic()
     for job in jobs:
-        job.outcome = _attempt(hub, job)
+        job.outcome = metrics.timed_attempt(job.handoff, _attempt, hub, job)
         done.append(job)
         if time.monotonic() - flushed > FLUSH_SECONDS:
             _settle(hub, done)
@@ -170,6 +170,7 @@ def _settle_delivered(hub: Hub, conn: Connection, jobs: list[_Job], states: dict
     for job in jobs:
         h = job.handoff
         log.info("handoff.delivered", handoff=h["id"], case=h["case_id"], agency=h["agency_id"])
+        metrics.delivery_settled(h, "delivered")
 
 
 def _settle_one(hub: Hub, conn: Connection, job: _Job) -> None:
@@ -208,9 +209,11 @@ def _settle_one(hub: Hub, conn: Connection, job: _Job) -> None:
         )
         outbox.done(conn, DELIVER, [h["id"]])
         log.warning("handoff.failed", handoff=h["id"], case=h["case_id"], agency=h["agency_id"], reason=reason)
+        metrics.delivery_settled(h, "failed")
         return
     retry_after = outcome.retry_after if isinstance(outcome, RetriableDeliveryError) else None
     delay = backoff(job.attempt, s.backoff_base, s.backoff_cap, retry_after)
     update_handoff(conn, h["id"], {"state": next_handoff_state(current, "retry").value, "last_error": reason})
     outbox.postpone(conn, DELIVER, h["id"], delay)
     log.info("handoff.retry_scheduled", handoff=h["id"], agency=h["agency_id"], attempt=job.attempt, delay=delay)
+    metrics.delivery_settled(h, "retry")

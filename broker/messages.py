@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection, Engine, insert, select
 
-from broker import deadlines, events
+from broker import deadlines, events, metrics
 from broker.config import Directory
 from broker.errors import NotFound, Unprocessable
 from broker.ids import new_id
@@ -114,6 +114,7 @@ def record_message(
         )
         _consequences(conn, directory, h, message, actor)
     log.info("message.recorded", handoff=handoff_id, case=h["case_id"], kind=message.kind.value, source=source)
+    metrics.message_recorded(source, message.kind.value)
     return Recorded(message_id, state, duplicate=False)
 
 
