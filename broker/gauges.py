@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
+import structlog
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -24,6 +25,8 @@ from broker.outbox import DELIVER, WEBHOOK
 from broker.store.engine import now
 from broker.store.tables import OPEN_HANDOFF, agency_circuits, cursors, events, handoffs, outbox
 from broker.webhook import CURSOR
+
+log = structlog.get_logger(__name__)
 
 FOLLOWUP_REASONS = (
     ("manual%", "manual"),
@@ -95,7 +98,8 @@ class StoreCollector(Collector):
         up = GaugeMetricFamily("hub_store_up", "1 when the store answered the scrape's queries.")
         try:
             families = self._read()
-        except Exception:  # a scrape must answer even when the store does not
+        except Exception as exc:  # a scrape must answer even when the store does not
+            log.warning("metrics.store_unreadable", error=f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
             up.add_metric([], 0)
             yield up
             return
