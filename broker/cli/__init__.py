@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from pydantic import BaseModel, ValidationError
 
-from broker.cli import agencies, deadlines, followup, report, retention, review
+from broker.cli import agencies, deadlines, export, followup, report, retention, review
 from broker.cli._hub import err, loaded_hub, require_api_key
 from broker.hub import Hub, get_hub, set_hub
 from broker.logging import configure_logging
@@ -28,6 +28,7 @@ app.add_typer(agencies.app, name="agencies")
 app.add_typer(deadlines.app, name="deadlines")
 app.add_typer(report.app, name="report")
 app.add_typer(retention.app, name="retention")
+app.add_typer(export.app, name="export")
 
 
 @app.callback()
