@@ -17,7 +17,7 @@ import structlog
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import Connection, case, func, literal, select, text, union_all
+from sqlalchemy import Connection, case, func, literal, select, text
 
 from broker.circuit import CircuitState
 from broker.hub import Hub
@@ -67,20 +67,11 @@ def open_handoffs(conn: Connection) -> Sequence[Any]:
     ).all()
 
 
-def oldest_due(conn: Connection, agencies: list[str]) -> Sequence[Any]:
-    """(topic, agency, oldest due_at) of the webhook and each agency: one index probe each, one round trip."""
+def oldest_due(conn: Connection) -> dict[tuple[str, str], datetime]:
+    """(topic, agency) → the oldest `due_at` of its outbox rows (the outbox holds only work not yet done)."""
     o = outbox.c
-
-    def oldest(topic: str, agency: str, where: Any) -> Any:
-        return select(
-            literal(topic).label("topic"),
-            literal(agency).label("agency"),
-            select(func.min(o.due_at)).where(where).scalar_subquery().label("due_at"),
-        )
-
-    parts = [oldest(WEBHOOK, "", o.topic == WEBHOOK)]
-    parts += [oldest(DELIVER, a, o.agency_id == a) for a in agencies]
-    return conn.execute(union_all(*parts)).all()
+    rows = conn.execute(select(o.topic, o.agency_id, func.min(o.due_at)).group_by(o.topic, o.agency_id))
+    return {(topic, agency or ""): due for topic, agency, due in rows}
 
 
 class StoreCollector(Collector):
@@ -115,12 +106,12 @@ class StoreCollector(Collector):
             at = now()
             counts = open_handoffs(conn)
             queue = followup_counts(conn)
-            due = oldest_due(conn, agencies)
+            due = oldest_due(conn)
             circuits = conn.execute(select(agency_circuits)).all()
             families = [
                 *_handoff_families(counts),
                 _followup_family(queue),
-                _lag_family(due, at),
+                _lag_family(due, agencies, at),
                 *_circuit_families(agencies, circuits, at),
             ]
             if self.hub.settings.webhook_url:
@@ -161,14 +152,16 @@ def _followup_family(queue: dict[str, int]) -> Metric:
     return family
 
 
-def _lag_family(due: Sequence[Any], at: datetime) -> Metric:
+def _lag_family(due: dict[tuple[str, str], datetime], agencies: list[str], at: datetime) -> Metric:
     family = GaugeMetricFamily(
         "hub_outbox_lag_seconds",
         "Age of the oldest outbox row that is due and not yet taken (0: nothing waits).",
         labels=["topic", "agency"],
     )
-    for row in due:
-        family.add_metric([row.topic, row.agency], max(0.0, (at - row.due_at).total_seconds()) if row.due_at else 0.0)
+    every = {(WEBHOOK, ""), *((DELIVER, a) for a in agencies), *due}
+    for topic, agency in sorted(every):
+        oldest = due.get((topic, agency))
+        family.add_metric([topic, agency], max(0.0, (at - oldest).total_seconds()) if oldest else 0.0)
     return family
 
 
