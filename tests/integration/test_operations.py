@@ -138,3 +138,39 @@ def test_api_processes_add_up_their_metrics_in_a_directory_cleaned_at_start_up(
     assert all(value(p, "hub_store_up") == 1 for p in pages)
     assert not any(name.startswith("python_gc") for name, _ in samples(pages[0]))  # read from the shared files
     assert os.environ.get("PROMETHEUS_MULTIPROC_DIR") is None
+
+
+def test_flower_shows_the_hub_worker_and_the_queues_it_consumes(
+    rabbit_hub: MakeHub, procs: list[HubProcess], tmp_path: Path
+) -> None:
+    hub = rabbit_hub()
+    port, flower_port = free_port(), free_port()
+    worker = start(procs, hub, tmp_path, "worker", HUB_METRICS_PORT=str(port))
+    wait_until(lambda: answers(f"http://127.0.0.1:{port}/readyz"), "the worker to be ready", timeout=60)
+    with (tmp_path / "flower.log").open("ab") as log:
+        flower = subprocess.Popen(
+            [str(CELERY), "-A", "broker.celery_app", "flower", f"--port={flower_port}", "--address=127.0.0.1"],
+            env={**hub_env(hub), "FLOWER_UNAUTHENTICATED_API": "true"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        node = f"{hub.settings.queue_prefix}-{worker.proc.pid}@{socket.gethostname()}"
+        url = f"http://127.0.0.1:{flower_port}/api/workers?refresh=1"
+
+        def seen() -> dict[str, object] | None:
+            try:
+                workers = requests.get(url, timeout=15).json()
+            except (requests.RequestException, ValueError):
+                return None
+            return workers.get(node)  # type: ignore[no-any-return]
+
+        wait_until(seen, "Flower to see the worker", timeout=60)
+        info = seen()
+        assert info is not None
+        prefix = hub.settings.queue_prefix
+        assert sorted(q["name"] for q in info["active_queues"]) == [f"{prefix}.deliver", f"{prefix}.webhook"]  # type: ignore[index]
+    finally:
+        flower.terminate()
+        flower.wait(15)
