@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Column, Connection, Table, bindparam, func, select, update
+from sqlalchemy import Column, Connection, Table, bindparam, delete, func, select, update
 
 from broker import events
 from broker.hub import Hub
@@ -55,14 +55,16 @@ class Holding:
     """One table that keeps a case's personal data: how its rows name the case, and which columns to clean.
 
     `link` is the table's column naming the case (`case_id`) or one of the case's handoffs
-    (`handoff_id`). `texts` are text columns, `documents` JSON columns. A new table holding
-    personal data is one more entry in HOLDINGS.
+    (`handoff_id`). `texts` are text columns, `documents` JSON columns; with `purge` the rows are
+    deleted instead (files the hub stored). A new table holding personal data is one more entry
+    in HOLDINGS.
     """
 
     table: Table
     link: Column[Any]
     texts: tuple[str, ...] = ()
     documents: tuple[str, ...] = ()
+    purge: bool = False
 
 
 HOLDINGS: list[Holding] = [
@@ -230,6 +232,13 @@ def _clean(
             .join(handoffs, handoffs.c.id == holding.link)
             .where(handoffs.c.case_id.in_(list(ids)))
         )
+    if holding.purge:
+        doomed = conn.execute(query).all()
+        for row in doomed:
+            changed[row.case_ref][table.name] += 1
+        if doomed:
+            conn.execute(delete(table).where(key.in_([row._mapping[key.name] for row in doomed])))
+        return
     writes = []
     for row in conn.execute(query):
         m = row._mapping

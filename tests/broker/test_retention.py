@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from sqlalchemy import Column, MetaData, String, Table, Text, insert, select
+from sqlalchemy import Column, LargeBinary, MetaData, String, Table, Text, insert, select
 from typer.testing import CliRunner
 
 from broker import events, retention, review
@@ -19,7 +19,7 @@ from broker.logging import configure_logging
 from broker.messages import record_message
 from broker.store.cases import get_case
 from broker.store.engine import now
-from broker.store.tables import cases, metadata
+from broker.store.tables import cases, handoffs, metadata
 from schemas import AgencyMessage, CitizenInfo, MessageKind
 from tests.conftest import make_case
 from tests.support import pump
@@ -152,25 +152,40 @@ def test_cases_are_taken_in_batches_until_none_is_left(any_hub: Hub) -> None:
 
 
 def test_a_new_table_holding_personal_data_is_one_more_entry(sqlite_hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    scratch = MetaData()
     notes = Table(
         "officer_notes",
-        MetaData(),
+        scratch,
         Column("id", String(10), primary_key=True),
         Column("case_id", String(32), nullable=False),
         Column("body", Text, nullable=False),
     )
-    notes.create(sqlite_hub.engine)
+    files = Table(
+        "stored_files",
+        scratch,
+        Column("id", String(10), primary_key=True),
+        Column("handoff_id", String(32), nullable=False),
+        Column("data", LargeBinary, nullable=False),
+    )
+    scratch.create_all(sqlite_hub.engine)
     case_id = closed_case(sqlite_hub)
     with sqlite_hub.engine.begin() as conn:
+        [handoff] = conn.execute(select(handoffs.c.id).where(handoffs.c.case_id == case_id)).scalars()
         conn.execute(insert(notes).values(id="n1", case_id=case_id, body=f"المواطنة {NAME} اتصلت من {MOBILE}"))
-    monkeypatch.setattr(
-        retention, "HOLDINGS", [*retention.HOLDINGS, retention.Holding(notes, notes.c.case_id, texts=("body",))]
-    )
+        conn.execute(insert(files).values(id="f1", handoff_id=handoff, data=f"{CPR}".encode()))
+        conn.execute(insert(files).values(id="f2", handoff_id="h_someone_else", data=b"kept"))
+    more = [
+        retention.Holding(notes, notes.c.case_id, texts=("body",)),
+        retention.Holding(files, files.c.handoff_id, purge=True),
+    ]
+    monkeypatch.setattr(retention, "HOLDINGS", [*retention.HOLDINGS, *more])
 
-    anonymise_later(sqlite_hub)
+    done = anonymise_later(sqlite_hub)
 
     with sqlite_hub.engine.connect() as conn:
         assert conn.execute(select(notes.c.body)).scalar_one() == "المواطنة […] اتصلت من […]"
+        assert conn.execute(select(files.c.id)).scalars().all() == ["f2"]
+    assert (done.rows["officer_notes"], done.rows["stored_files"]) == (1, 1)
 
 
 def test_the_scheduled_job_runs_only_with_a_retention_period(sqlite_hub: Hub) -> None:
