@@ -39,7 +39,7 @@ _CASES = """
 INSERT INTO cases (id, reference, kind, category, state, payload, created_at, updated_at)
 SELECT 'c' || lpad(g::text, 10, '0'), 'TW-B-' || g, 'complaint', 'public-schools', 'with_agency',
        '{}'::json, :at - interval '3 days', :at - interval '3 days'
-FROM generate_series(:lo, :hi) AS g
+FROM generate_series(CAST(:lo AS integer), CAST(:hi AS integer)) AS g
 """
 
 # Open handoffs whose next check lies in the next 30 days; the first DUE of them are due now.
@@ -50,7 +50,7 @@ INSERT INTO handoffs (id, case_id, agency_id, adapter, state, overdue, attempts,
 SELECT 'h' || lpad(g::text, 10, '0'), 'c' || lpad(g::text, 10, '0'), 'ministry-of-education', 'manual',
        'acknowledged', false, 1, :at - interval '3 days', :at - interval '3 days',
        :at - interval '2 days', n + interval '3 days', 252000, n, n, false, 0, 0
-FROM generate_series(:lo, :hi) AS g,
+FROM generate_series(CAST(:lo AS integer), CAST(:hi AS integer)) AS g,
      LATERAL (SELECT CASE WHEN g <= :due THEN :at - interval '1 hour' * (1 + g % 24)
                           ELSE :at + interval '1 second' * (1 + (g::bigint * 7919) % (30 * 86400)) END AS n) AS t
 """

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, insert, select
 
 from adapters.base import Adapter
 from adapters.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError, UncertainDeliveryError
-from broker import circuit, events, followup, isolation, outbox
+from broker import circuit, events, followup, isolation, metrics, outbox
 from broker.envelopes import conversations, envelope
 from broker.hub import Hub
 from broker.lifecycle import next_handoff_state
@@ -70,7 +70,9 @@ def deliver(hub: Hub, claims: list[tuple[str, str]]) -> None:
     for job in jobs:
         if not _renew(hub, job):
             continue  # the lease ran out and the work went to another worker
+        started = time.perf_counter()
         _attempt(hub, job)
+        metrics.attempt_made(job.h.agency_id, job.h.adapter, job.outcome, time.perf_counter() - started)
         done.append(job)
         if time.monotonic() - flushed > FLUSH_SECONDS:
             _settle(hub, done)
@@ -250,6 +252,7 @@ def _settle_delivered(hub: Hub, conn: Connection, jobs: list[_Job], current: dic
     outbox.done(conn, DELIVER, changes)
     for job in jobs:
         log.info("handoff.delivered", handoff=job.h.id, case=job.h.case_id, agency=job.h.agency_id, adopted=job.adopted)
+        metrics.delivery_settled(job.h.agency_id, job.h.adapter, "delivered", job.h.created_at)
 
 
 def _settle_failed(hub: Hub, conn: Connection, job: _Job, h: Handoff) -> None:
@@ -289,6 +292,7 @@ def _settle_failed(hub: Hub, conn: Connection, job: _Job, h: Handoff) -> None:
         )
         outbox.done(conn, DELIVER, [h.id])
         log.warning("handoff.failed", handoff=h.id, case=h.case_id, agency=h.agency_id, reason=reason)
+        metrics.delivery_settled(h.agency_id, h.adapter, "failed", h.created_at)
         return
     _retry(hub, conn, h, job, last_error, uncertain=job.uncertain)
 
@@ -302,6 +306,7 @@ def _retry(hub: Hub, conn: Connection, h: Handoff, job: _Job, last_error: str, *
     update_handoff(conn, h.id, values, expect=H.delivering)
     outbox.postpone(conn, DELIVER, h.id, delay)
     log.info("handoff.retry_scheduled", handoff=h.id, agency=h.agency_id, attempt=job.taken.attempt, delay=delay)
+    metrics.delivery_settled(h.agency_id, h.adapter, "retry", h.created_at)
 
 
 def _outcome_unknown(conn: Connection, h: Handoff, job: _Job, reason: str, last_error: str) -> None:
@@ -326,3 +331,4 @@ def _outcome_unknown(conn: Connection, h: Handoff, job: _Job, reason: str, last_
     )
     outbox.done(conn, DELIVER, [h.id])
     log.warning("handoff.outcome_unknown", handoff=h.id, case=h.case_id, agency=h.agency_id, reason=reason)
+    metrics.delivery_settled(h.agency_id, h.adapter, "outcome_unknown", h.created_at)

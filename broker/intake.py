@@ -9,7 +9,7 @@ import structlog
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from broker import deadlines, events, outbox
+from broker import deadlines, events, metrics, outbox
 from broker.assign import handoff_row
 from broker.config import Directory
 from broker.errors import Unprocessable
@@ -98,6 +98,7 @@ def _insert(
         outbox.enqueue(conn, [(DELIVER, h["id"], h["agency_id"]) for h in handoff_rows])
         events.append_many(conn, event_rows)
         log.info("cases.accepted", count=len(case_rows), handoffs=len(handoff_rows))
+        metrics.cases_received(case_rows)
     return results
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection, Engine, func, insert, select
 
-from broker import deadlines, events, followup, transfers
+from broker import deadlines, events, followup, metrics, transfers
 from broker.config import Directory
 from broker.errors import Throttled, Unprocessable
 from broker.ids import new_id
@@ -148,6 +148,7 @@ def record_message(
         )
         _consequences(conn, directory, replace(h, state=state), message, sender)
     log.info("message.recorded", handoff=handoff_id, case=h.case_id, kind=message.kind.value, source=sender.source)
+    metrics.message_recorded(sender.source, message.kind.value)
     return Recorded(message_id, state, duplicate=False)
 
 

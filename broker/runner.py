@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import signal
 import threading
 
 import structlog
 import uvicorn
 from celery.worker import WorkController
 
-from broker import scheduler, tasks
+from broker import metrics, scheduler, tasks
 from broker.api import create_app
+from broker.health import Heartbeat
 from broker.hub import Hub
+from broker.probes import serve_probes, worker_heartbeat
 from broker.store.migrate import upgrade
 
 log = structlog.get_logger(__name__)
@@ -43,9 +46,22 @@ def start_scheduler_thread(hub: Hub) -> threading.Event:
     return stop
 
 
+STUCK_AFTER = 300.0
+"""Seconds without a heartbeat after which a worker or scheduler reports itself stuck (/healthz 503)."""
+
+
+def _probes(hub: Hub) -> Heartbeat:
+    """This process's heartbeat, and its /healthz, /readyz and /metrics on HUB_METRICS_PORT if set."""
+    heartbeat = Heartbeat(stale_after=STUCK_AFTER)
+    if hub.settings.metrics_port is not None:
+        serve_probes(hub, hub.settings.metrics_port, heartbeat)
+    return heartbeat
+
+
 def run_worker(hub: Hub) -> None:
     """A standalone worker process (distributed set-up)."""
     app = tasks.configure(hub.settings)
+    app.steps["consumer"].add(worker_heartbeat(_probes(hub)))
     app.worker_main(
         [
             "worker",
@@ -62,17 +78,28 @@ def run_worker(hub: Hub) -> None:
 
 
 def run_scheduler(hub: Hub) -> None:
-    """A standalone scheduler process: relay plus periodic jobs, until interrupted."""
+    """A standalone scheduler process: relay plus periodic jobs, until interrupted or terminated.
+
+    SIGTERM ends the loop after the pass under way, so a restart never cuts a publish short.
+    """
     tasks.configure(hub.settings)
+    heartbeat = _probes(hub)
     stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    jobs = [*scheduler.default_jobs(), scheduler.Periodic("heartbeat", 0.0, lambda _hub: heartbeat.beat())]
     try:
-        scheduler.run(hub, tasks.publish, stop)
+        scheduler.run(hub, tasks.publish, stop, jobs)
     except KeyboardInterrupt:
         stop.set()
 
 
 def run_api(hub: Hub, host: str, port: int, workers: int = 1) -> None:
-    """Serve the HTTP APIs (blocking); several worker processes each build their hub from the environment."""
+    """Serve the HTTP APIs (blocking); several worker processes each build their hub from the environment.
+
+    Several processes add up their metrics in PROMETHEUS_MULTIPROC_DIR, prepared here before they start.
+    """
+    if workers > 1 or os.environ.get(metrics.MULTIPROC_ENV):
+        metrics.share_between_processes()
     if workers > 1:
         uvicorn.run(
             "broker.api:app_from_environment",

@@ -31,11 +31,12 @@ class Periodic:
 
 def default_jobs() -> list[Periodic]:
     """The jobs every scheduler runs beside the relay (each tolerates a twin in another scheduler)."""
-    from broker import inbound, sweep
+    from broker import inbound, retention, sweep
 
     return [
         Periodic("deadlines.sweep", sweep.SWEEP_EVERY, sweep.sweep),
         Periodic("agencies.read", inbound.TICK_SECONDS, inbound.read_agencies),
+        Periodic("retention", retention.EVERY, retention.run_scheduled),
     ]
 
 

@@ -56,6 +56,18 @@ class Settings(BaseSettings):
         default=40.0, gt=0, description="Longest wait for one adapter call: a net above the adapters' own timeouts."
     )
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, description="Largest request body accepted.")
+    metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Worker or scheduler: serve /healthz, /readyz and /metrics here."
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="When set, /metrics asks for `Authorization: Bearer <token>`."
+    )
+    retention_days: int | None = Field(
+        default=None, ge=1, description="Remove citizens' personal data this many days after a case closed."
+    )
+    retention_free_text: bool = Field(
+        default=False, description="Remove the subject, description and messages' texts too, not only identifiers."
+    )
     log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
     log_level: str = Field(default="INFO")
 

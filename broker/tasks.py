@@ -57,6 +57,9 @@ def configure(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
         worker_enable_remote_control=amqp,
+        # remote control (`celery inspect`, Flower) and events on exchanges of this hub's own
+        control_exchange=f"{settings.queue_prefix}.control",
+        event_exchange=f"{settings.queue_prefix}.events",
     )
     return celery_app
 

@@ -13,7 +13,7 @@ import structlog
 from sqlalchemy import Connection, func, insert, select, update
 
 from adapters.signing import IDEMPOTENCY_HEADER, signed_headers
-from broker import events, outbox
+from broker import events, metrics, outbox
 from broker.hub import Hub
 from broker.outbox import WEBHOOK
 from broker.retry import backoff
@@ -74,6 +74,7 @@ def send_webhook(hub: Hub, token: str) -> None:
         ok, error = 200 <= response.status_code < 300, f"HTTP {response.status_code}"
     except requests.RequestException as exc:
         ok, error = False, f"{type(exc).__name__}: {exc}"
+    metrics.webhook_posted(ok)
     with transaction(hub.engine) as conn:
         if ok:
             conn.execute(

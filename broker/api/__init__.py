@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from broker.api import agency, citizen, errors, intake
-from broker.api.middleware import BodyGuard
+from broker.api import agency, citizen, errors, intake, operations
+from broker.api.middleware import BodyGuard, RequestTimer
+from broker.gauges import store_registry
 from broker.hub import Hub
 from schemas import EventPage
 
@@ -28,17 +29,15 @@ def create_app(hub: Hub) -> FastAPI:
     """The ASGI app serving `hub`."""
     app = FastAPI(title="Tawasul hub", version="0.1.0", description=DESCRIPTION)
     app.state.hub = hub
+    app.state.store_gauges = store_registry(hub)
     app.add_middleware(BodyGuard, max_bytes=hub.settings.max_body_bytes)
+    app.add_middleware(RequestTimer)  # outermost: times refusals by the body guard too
     errors.install(app)
     app.include_router(intake.router)
     app.include_router(agency.router)
     app.include_router(citizen.router)
+    app.include_router(operations.router)
     app.webhooks.include_router(agency.webhooks)
-
-    @app.get("/healthz", tags=["operations"])
-    def health() -> dict[str, str]:
-        """Liveness: the process answers."""
-        return {"status": "ok"}
 
     @app.webhooks.post("case-events")
     def case_events_webhook(body: EventPage) -> None:

@@ -1,10 +1,13 @@
-"""ASGI middleware: a body-size limit and strict UTF-8, checked before any route sees the body."""
+"""ASGI middleware: a body-size limit and strict UTF-8, checked before any route sees the body; request timing."""
 
 from __future__ import annotations
 
 import json
+import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from broker.metrics import HTTP_SECONDS
 
 
 async def _reply(send: Send, status: int, detail: str) -> None:
@@ -70,3 +73,30 @@ class BodyGuard:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+class RequestTimer:
+    """ASGI middleware timing every request under its route template (never the raw path: ids stay out)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Time the request and record it once the response has started."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            HTTP_SECONDS.labels(route, scope["method"], str(status)).observe(time.perf_counter() - started)

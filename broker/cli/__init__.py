@@ -10,7 +10,7 @@ import typer
 from pydantic import BaseModel, ValidationError
 from rich.markup import escape
 
-from broker.cli import agencies, deadlines, followup, inbound, report, review
+from broker.cli import agencies, deadlines, export, followup, inbound, report, retention, review
 from broker.cli._hub import err, loaded_hub, require_api_key, require_safe_leases
 from broker.hub import Hub, get_hub, set_hub
 from broker.logging import configure_logging
@@ -29,6 +29,8 @@ app.add_typer(review.app, name="review")
 app.add_typer(agencies.app, name="agencies")
 app.add_typer(deadlines.app, name="deadlines")
 app.add_typer(report.app, name="report")
+app.add_typer(retention.app, name="retention")
+app.add_typer(export.app, name="export")
 
 
 @app.callback()
@@ -90,6 +92,26 @@ def scheduler_cmd() -> None:
 
 
 @app.command()
+def health(
+    port: Annotated[int | None, typer.Option(help="The process's port (default: HUB_METRICS_PORT, else 8700).")] = None,
+    host: str = "127.0.0.1",
+    live: Annotated[bool, typer.Option("--live", help="Only ask whether it is alive (/healthz).")] = False,
+) -> None:
+    """Ask a running api, worker or scheduler whether it is ready; exit 0 if it is, 1 if not (for healthchecks)."""
+    import requests
+
+    port = port or get_hub().settings.metrics_port or 8700
+    url = f"http://{host}:{port}/{'healthz' if live else 'readyz'}"
+    try:
+        answer = requests.get(url, timeout=10)
+    except requests.RequestException as exc:
+        err.print(f"{url}: no answer ({type(exc).__name__})")
+        raise typer.Exit(1) from None
+    typer.echo(answer.text)
+    raise typer.Exit(0 if answer.status_code == 200 else 1)
+
+
+@app.command()
 def demo(
     port: int = 8700,
     once: Annotated[bool, typer.Option(help="Exit after showing the follow-up queue.")] = False,
@@ -98,6 +120,18 @@ def demo(
     from broker.cli.demo import run_demo
 
     run_demo(port=port, once=once)
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Whether the schema is the one this code expects; exit 1 when it is behind (run `db upgrade`)."""
+    from broker.store.migrate import schema_status
+
+    status = schema_status(get_hub().engine)
+    typer.echo(
+        f"database at {', '.join(status.stored) or 'no revision'}; this code's head {status.head}: {status.state}"
+    )
+    raise typer.Exit(1 if status.state == "behind" else 0)
 
 
 @db_app.command("upgrade")

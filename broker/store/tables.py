@@ -22,9 +22,14 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    and_,
+    bindparam,
+    literal,
     text,
 )
 from sqlalchemy.engine import Dialect
+
+from schemas import OPEN_STATES
 
 metadata = MetaData(
     naming_convention={
@@ -70,8 +75,16 @@ cases = Table(
     Column("state", String(20), nullable=False),
     Column("payload", JSON, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),  # for a closed case: when it closed
+    Column("anonymised_at", UTCDateTime, nullable=True),  # broker.retention removed its personal data
+    Index("ix_cases_created_at", "created_at", "id"),  # exports of a period, in order
 )
+
+AWAITING_RETENTION = and_(cases.c.state == literal("closed", literal_execute=True), cases.c.anonymised_at.is_(None))
+"""Closed cases whose personal data is still there (a literal state, so PostgreSQL uses the index below)."""
+
+Index("ix_cases_retention", cases.c.updated_at, postgresql_where=AWAITING_RETENTION, sqlite_where=AWAITING_RETENTION)
+
 
 handoffs = Table(
     "handoffs",
@@ -126,6 +139,21 @@ handoffs = Table(
         sqlite_where=text("followup_reason IS NOT NULL"),
     ),
 )
+
+OPEN_HANDOFF = handoffs.c.state.in_(
+    bindparam("open_states", sorted(s.value for s in OPEN_STATES), expanding=True, literal_execute=True)
+)
+"""Open handoffs, with the states written as literals so PostgreSQL matches ix_handoffs_open under any plan."""
+
+Index(
+    "ix_handoffs_open",
+    handoffs.c.agency_id,
+    handoffs.c.state,
+    handoffs.c.overdue,
+    handoffs.c.escalation_level,
+    postgresql_where=OPEN_HANDOFF,
+    sqlite_where=OPEN_HANDOFF,
+)  # the metrics' counts per agency read only open handoffs (broker.gauges)
 
 agency_messages = Table(
     "agency_messages",
