@@ -121,7 +121,11 @@ def test_the_audit_trail_keeps_every_event_and_records_who_anonymised_what_witho
     last = trail[-1]
     assert (last.type, last.actor) == ("case.anonymised", "retention:test")
     assert last.data["removed"] == ["citizen", "address", "attachments", "identifiers in texts"]
-    assert last.data["rows"] == {"events": 3, "agency_messages": 2, "follow_ons": 1}  # the two messages and the citizen's reply
+    assert last.data["rows"] == {
+        "events": 3,
+        "agency_messages": 2,
+        "follow_ons": 1,
+    }  # the two messages and the citizen's reply
 
 
 def test_a_second_run_finds_nothing_to_do_and_changes_nothing(any_hub: Hub) -> None:
