@@ -143,18 +143,23 @@ def _claim(hub: Hub, claims: list[tuple[str, str]]) -> list[_Job]:
             return []
         rows = conn.execute(
             select(
-                follow_ons.c.id, follow_ons.c.state, follow_ons.c.payload.label("message"), handoffs, cases.c.payload
+                follow_ons.c.id.label("follow_on_id"),
+                follow_ons.c.state.label("follow_on_state"),
+                follow_ons.c.payload.label("message"),
+                handoffs,
+                cases.c.payload,
             )
             .join(handoffs, handoffs.c.id == follow_ons.c.handoff_id)
             .join(cases, cases.c.id == handoffs.c.case_id)
             .where(follow_ons.c.id.in_(sorted(taken)))
         ).all()
-        live = [row for row in rows if row.state == FollowOnState.pending]
-        outbox.done(conn, FOLLOW_ON, [row.id for row in rows if row.state != FollowOnState.pending])
-        said = conversations(conn, [row.handoff_id for row in live])
+        live = [row for row in rows if row.follow_on_state == FollowOnState.pending]
+        finished = [row.follow_on_id for row in rows if row.follow_on_state != FollowOnState.pending]
+        outbox.done(conn, FOLLOW_ON, finished)
+        said = conversations(conn, [row.id for row in live])
     jobs = []
     for row in live:
-        h, message, claim = Handoff.from_row(row), FollowOn.model_validate(row.message), taken[row.id]
+        h, message, claim = Handoff.from_row(row), FollowOn.model_validate(row.message), taken[row.follow_on_id]
         env = follow_on_envelope(hub, h, row.payload, said[h.id], message, attempt=claim.attempt)
         jobs.append(_Job(message, h, env, claim.attempt, claim.token))
     return jobs
