@@ -167,7 +167,7 @@ def test_an_agency_is_read_in_its_own_thread_only_when_its_interval_has_passed(h
 
 
 def test_the_reading_job_is_one_of_the_schedulers_jobs() -> None:
-    assert {job.name for job in scheduler.default_jobs()} == {"deadlines.sweep", "agencies.read"}
+    assert {"deadlines.sweep", "agencies.read"} <= {job.name for job in scheduler.default_jobs()}
 
 
 def test_polling_mode_end_to_end_through_the_scheduler(hub: Hub, sim: Sim) -> None:
