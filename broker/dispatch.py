@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import structlog
@@ -56,7 +56,8 @@ class _Job:
     adopted: bool = False
     """The receipt came from asking the agency (a lookup), not from delivering again."""
     crashed: bool = False
-    renewed: float = field(default_factory=time.monotonic)
+    lost: bool = False
+    """The claim went to another worker before this one got to it."""
 
 
 def deliver(hub: Hub, claims: list[tuple[str, str]]) -> None:
@@ -66,10 +67,13 @@ def deliver(hub: Hub, claims: list[tuple[str, str]]) -> None:
     """
     jobs = _claim(hub, claims)
     done: list[_Job] = []
-    flushed = time.monotonic()
-    for job in jobs:
-        if not _renew(hub, job):
-            continue  # the lease ran out and the work went to another worker
+    flushed = renewed = time.monotonic()
+    for i, job in enumerate(jobs):
+        if time.monotonic() - renewed > hub.settings.lease_seconds / 4:
+            _renew(hub, jobs[i:])
+            renewed = time.monotonic()
+        if job.lost:
+            continue  # the lease ran out anyway and the work went to another worker
         started = time.perf_counter()
         _attempt(hub, job)
         metrics.attempt_made(job.h.agency_id, job.h.adapter, job.outcome, time.perf_counter() - started)
@@ -113,15 +117,12 @@ def _claim(hub: Hub, claims: list[tuple[str, str]]) -> list[_Job]:
     return jobs
 
 
-def _renew(hub: Hub, job: _Job) -> bool:
-    """Keep the claim while earlier jobs of the batch ran; False if it went to someone else."""
-    lease = hub.settings.lease_seconds
-    if time.monotonic() - job.renewed < lease / 4:
-        return True
+def _renew(hub: Hub, jobs: list[_Job]) -> None:
+    """Keep the claims of the batch's jobs still to run, so no other worker is sent them meanwhile."""
     with transaction(hub.engine) as conn:
-        kept = outbox.renew(conn, DELIVER, job.h.id, job.taken.token, lease)
-    job.renewed = time.monotonic()
-    return kept
+        kept = outbox.renew(conn, DELIVER, {job.h.id: job.taken.token for job in jobs}, hub.settings.lease_seconds)
+    for job in jobs:
+        job.lost = job.h.id not in kept
 
 
 def _call(hub: Hub, adapter: Adapter, agency_id: str, call: Callable[[], T]) -> T:
@@ -222,19 +223,10 @@ def _settle_delivered(hub: Hub, conn: Connection, jobs: list[_Job], current: dic
             values["state"] = next_handoff_state(h.state, "receipt").value
         if receipt.agency_reference:
             values["agency_reference"] = receipt.agency_reference
-        if h.manual and not early:
+        settled = (FollowupReason.circuit_open, FollowupReason.delivery_failed, FollowupReason.outcome_unknown)
+        values.update(followup.cleared(conn, h, *settled, state=values.get("state")))
+        if h.manual and not early and "followup_reason" not in values:
             values.update(followup.flag(h, FollowupReason.manual, followup.manual_note()))
-        else:
-            values.update(
-                followup.cleared(
-                    conn,
-                    h,
-                    FollowupReason.circuit_open,
-                    FollowupReason.delivery_failed,
-                    FollowupReason.outcome_unknown,
-                    state=values.get("state"),
-                )
-            )
         changes[h.id] = values
         data = {"agency": h.agency_id, "attempt": job.taken.attempt, "agency_reference": receipt.agency_reference}
         if job.adopted:

@@ -108,14 +108,17 @@ def take_many(conn: Connection, topic: str, claims: list[tuple[str, str]], lease
     return {row.ref: Taken(int(row.attempts), mine) for row in taken}
 
 
-def renew(conn: Connection, topic: str, ref: str, token: str, lease_seconds: float) -> bool:
-    """Push the lease of work still held one lease ahead; False if the claim went to someone else."""
+def renew(conn: Connection, topic: str, claims: dict[str, str], lease_seconds: float) -> set[str]:
+    """Push the leases of work still held (ref → token) one lease ahead; returns the refs still held."""
+    if not claims:
+        return set()
     renewed = conn.execute(
         update(outbox)
-        .where(outbox.c.topic == topic, outbox.c.ref == ref, outbox.c.token == token)
+        .where(outbox.c.topic == topic, tuple_(outbox.c.ref, outbox.c.token).in_(list(claims.items())))
         .values(due_at=now() + timedelta(seconds=lease_seconds))
+        .returning(outbox.c.ref)
     )
-    return renewed.rowcount == 1
+    return {row.ref for row in renewed}
 
 
 def holding(conn: Connection, topic: str, claims: dict[str, str]) -> set[str]:

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
+
+from sqlalchemy import select, update
 from typing_extensions import override
 
-from adapters.errors import RetriableDeliveryError
+from adapters.errors import PermanentDeliveryError, RetriableDeliveryError
 from adapters.testing import StubAdapter, StubSettings
-from broker import events
+from broker import dispatch, events
 from broker.hub import Hub
 from broker.intake import submit_cases
 from broker.messages import Sender, record_message
+from broker.relay import Relay
 from broker.store.cases import get_case
+from broker.store.engine import now, transaction
+from broker.store.handoffs import Handoff
+from broker.store.tables import handoffs
+from broker.store.tables import outbox as outbox_table
 from schemas import AgencyMessage, Envelope, MessageKind, Receipt
+from tests.broker.agency_setup import hub_with_agencies, submit
 from tests.conftest import make_case
 from tests.support import pump
 
@@ -63,3 +73,68 @@ def test_an_error_after_the_agency_acknowledged_is_not_retried(any_hub: Hub) -> 
         handoff = get_case(conn, accepted.case_id).handoffs[0]
     assert (handoff.state, handoff.attempts) == ("acknowledged", 1)
     assert pump(any_hub) == 0
+
+
+def test_a_long_batch_keeps_its_claims_and_nothing_is_published_twice(sqlite_hub: Hub, tmp_path: Path) -> None:
+    """M1: the claim is renewed between the deliveries of one message, so the relay never hands them out again."""
+    agencies = {"slow": {"adapter": {"kind": "stub", "delay_seconds": 0.7}, "max_in_flight": 4}}
+    hub = hub_with_agencies(sqlite_hub, tmp_path / "config", agencies, task_batch=4, lease_seconds=2.0)
+    submit(hub, "slow", 4)
+    relay, published = collecting_relay(hub)
+    assert relay.run_once() == 4
+    [message] = published
+    again: list[list[tuple[str, str]]] = []
+    watcher, _ = Relay(hub, lambda _topic, claims: again.append(claims)), None
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(0.1):
+            watcher.run_once()
+
+    threading.Thread(target=watch, daemon=True).start()
+    try:
+        dispatch.deliver(hub, message)  # 4 × 0.7 s: longer than one lease
+    finally:
+        stop.set()
+    assert again == []  # nothing expired meanwhile: no second worker was ever sent the same work
+    adapter = hub.directory.adapter("slow")
+    assert isinstance(adapter, StubAdapter)
+    assert len(adapter.deliveries) == 4
+
+
+def test_a_late_success_wins_over_a_failure_decided_meanwhile_and_a_late_failure_is_never_written(
+    any_hub: Hub,
+) -> None:
+    """M1: outcomes are fenced by the claim token; a receipt is the truth about the agency, whenever it comes."""
+    [accepted] = submit_cases(any_hub.engine, any_hub.directory, [make_case(category="hospital-services")], actor="ns")
+    relay, published = collecting_relay(any_hub)
+    relay.run_once()
+    [first] = dispatch._claim(any_hub, published[0])  # worker A starts, and is slow
+    expire_leases(any_hub)
+    relay.run_once()
+    [second] = dispatch._claim(any_hub, published[1])  # worker B takes the work again
+    second.outcome = PermanentDeliveryError("refused by the agency")
+    dispatch._settle(any_hub, [second])
+    assert handoff_of(any_hub, accepted.case_id).state == "failed"
+    first.outcome = Receipt(agency_reference="MOH-7")
+    dispatch._settle(any_hub, [first])  # A's success arrives late: it wins
+    h = handoff_of(any_hub, accepted.case_id)
+    assert (h.state, h.agency_reference, h.followup_reason) == ("delivered", "MOH-7", "manual")
+    stale = dispatch._Job(first.h, first.envelope, first.taken, uncertain=False, outcome=PermanentDeliveryError("x"))
+    dispatch._settle(any_hub, [stale])  # a stale failure changes nothing
+    assert handoff_of(any_hub, accepted.case_id).state == "delivered"
+
+
+def collecting_relay(hub: Hub) -> tuple[Relay, list[list[tuple[str, str]]]]:
+    published: list[list[tuple[str, str]]] = []
+    return Relay(hub, lambda _topic, claims: published.append(claims)), published
+
+
+def expire_leases(hub: Hub) -> None:
+    with transaction(hub.engine) as conn:
+        conn.execute(update(outbox_table).values(due_at=now()))
+
+
+def handoff_of(hub: Hub, case_id: str) -> Handoff:
+    with hub.engine.connect() as conn:
+        return Handoff.from_row(conn.execute(select(handoffs).where(handoffs.c.case_id == case_id)).one())

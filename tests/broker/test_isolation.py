@@ -17,9 +17,11 @@ from adapters.testing import StubSettings
 from broker import circuit, dispatch, isolation
 from broker.circuit import Circuit, CircuitState
 from broker.hub import Hub
+from broker.intake import submit_cases
 from broker.relay import Relay
 from broker.runner import start_scheduler_thread, start_worker_thread
 from broker.store.engine import now
+from broker.store.tables import follow_ons as follow_ons_table
 from broker.store.tables import handoffs
 from schemas import Envelope, Receipt
 from tests.broker.agency_setup import hub_with_agencies, submit
@@ -205,3 +207,50 @@ def test_an_agency_ignoring_its_timeouts_holds_at_most_its_limit_of_threads_unti
 def circuit_of(hub: Hub, agency_id: str) -> Circuit:
     with hub.engine.connect() as conn:
         return circuit.load(conn).get(agency_id, Circuit(agency_id))
+
+
+def test_an_agency_whose_reminder_endpoint_drips_never_holds_up_the_others(
+    sqlite_hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """H2: reminders go through the outbox like deliveries: bounded, limited per agency, off the scheduler's loop."""
+    from adapters.testing.rest_agency import running_simulator
+    from broker.sweep import sweep
+    from tests.conftest import make_case
+    from tests.rest_agencies import deliver, handoff, hub_on_simulator
+
+    monkeypatch.setattr(memory.Transport, "polling_interval", 0.01)
+    with running_simulator() as sim:
+        base = hub_on_simulator(sqlite_hub, sim, tmp_path, monkeypatch)
+        hub = Hub(
+            base.settings.model_copy(
+                update={
+                    "broker_url": "memory://",
+                    "queue_prefix": f"drip-{tmp_path.name}",
+                    "worker_concurrency": 3,
+                    "task_batch": 1,
+                    "lease_seconds": 60.0,
+                    "delivery_timeout": 20.0,
+                }
+            )
+        )
+        late = [deliver(hub, make_case(category="housing-applications")) for _ in range(4)]
+        sim[1].set_mode("ministry-of-housing", "drip", delay=1.0, hang_seconds=60)  # one byte a second
+        sweep(hub, at=max(handoff(hub, case_id=h["case_id"])["warn_at"] for h in late))  # four reminders queued
+        worker = start_worker_thread(hub)
+        stop = start_scheduler_thread(hub)
+        try:
+            others = [make_case(category="labour-disputes") for _ in range(5)]
+            others += [make_case(category="social-insurance-pensions") for _ in range(10)]
+            submit_cases(hub.engine, hub.directory, others, actor="national-system")
+            wait_until(
+                lambda: delivered(hub, "ministry-of-labour") + delivered(hub, "social-insurance-organisation") == 15,
+                "the other agencies' deliveries while the reminders drip",
+            )
+            assert len(sim[1].follow_ons("ministry-of-housing")) <= 2  # its own limit of calls at once, no more
+            with hub.engine.connect() as conn:
+                states = conn.execute(select(follow_ons_table.c.kind, follow_ons_table.c.state)).all()
+            assert [tuple(s) for s in states] == [("reminder", "pending")] * 4  # still trying, none sent twice
+        finally:
+            stop.set()
+            worker.stop(in_sighandler=False)
+            hub.engine.dispose()

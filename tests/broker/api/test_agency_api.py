@@ -156,6 +156,7 @@ def test_an_agency_reads_its_handoff_with_the_citizen_contact_and_what_it_may_sa
     assert r.headers["Cache-Control"] == "no-store"
     body = r.json()
     assert body["citizen"]["name"] == "فاطمة علي"
+    assert body["citizen"]["cpr"] is None and body["citizen"]["mobile"] is None  # M3: the default share is the name
     assert body["description"] == "توجد حفرة عميقة في الشارع تسبب أضراراً للسيارات."
     assert body["location"]["governorate"] == "northern"
     assert body["state"] == "delivered"
@@ -269,6 +270,11 @@ REFUSALS: dict[str, tuple[Send, int, str]] = {
         422,
         "transfer_to:",
     ),
+    "a transfer to itself": (
+        _post(_works, _works_key, json={"kind": "transfer_requested", "transfer_to": WORKS}),
+        422,
+        "already with this agency",
+    ),
     "a body naming another handoff": (
         _post(_works, _works_key, json={**ANSWER, "handoff": "h_01JD7YQ4ZQ8K3M2N1P0R9S8T7V"}),
         422,
@@ -330,3 +336,69 @@ def test_the_same_message_posted_at_once_on_postgresql_has_one_effect(pg_hub: Hu
         assert statuses.count(201) == 2, statuses  # one per dedup key: the header, and the content
         assert set(statuses) == {200, 201}
         assert len(keys) == 2
+
+
+def test_an_agency_cannot_reopen_a_handoff_it_rejected(world: World) -> None:
+    """M2: only the central office re-opens a failed handoff."""
+    handoff = world.works[0]
+    rejected = world.call(
+        "POST", f"/handoffs/{handoff}/messages", world.works_key, json={"kind": "rejected", "text": "لا"}
+    )
+    assert rejected.status_code == 201, rejected.text
+    for kind in ("acknowledged", "answered", "transfer_requested"):
+        again = world.call("POST", f"/handoffs/{handoff}/messages", world.works_key, json={"kind": kind, "text": "نعم"})
+        assert again.status_code == 409 and again.json()["state"] == "failed", kind
+
+
+def test_a_transfer_an_agency_asks_for_waits_for_the_central_office(world: World) -> None:
+    """M2: "not ours, send it to X" is a request; the central office (or a partner rule) decides."""
+    from broker import followup, transfers
+
+    handoff = world.works[0]
+    body = {"kind": "transfer_requested", "text": "من اختصاص البلدية", "transfer_to": "northern-municipality"}
+    asked = world.call("POST", f"/handoffs/{handoff}/messages", world.works_key, json=body)
+    assert (asked.status_code, asked.json()["handoff_state"]) == (201, "delivered")
+    with world.hub.engine.connect() as conn:
+        [item] = [i for i in followup.queue(conn, WORKS) if i.handoff == handoff]
+        case_id = conn.execute(select(handoffs.c.case_id).where(handoffs.c.id == handoff)).scalar_one()
+        assert len(get_case(conn, case_id).handoffs) == 1  # nothing moved on the agency's word alone
+    assert item.reason == "transfer_requested"
+    transfers.decide(world.hub.engine, world.hub.directory, handoff, approve=True, actor="central-office:amina")
+    with world.hub.engine.connect() as conn:
+        moved = {(h.agency, h.state) for h in get_case(conn, case_id).handoffs}
+    assert moved == {(WORKS, "transferred"), ("northern-municipality", "pending")}
+
+
+def test_an_agency_sees_the_citizen_only_while_the_handoff_is_with_it(world: World) -> None:
+    """M3: before delivery, and after a withdrawal, the case comes without the citizen's details."""
+    from broker import transfers
+
+    pending = world.call("GET", f"/handoffs/{world.pending}", world.works_key).json()
+    assert pending["citizen"] is None
+    transfers.cancel(world.hub.engine, world.hub.directory, world.works[0], reason="مكررة", actor="central-office:x")
+    withdrawn = world.call("GET", f"/handoffs/{world.works[0]}", world.works_key).json()
+    assert (withdrawn["state"], withdrawn["citizen"]) == ("cancelled", None)
+    assert withdrawn["description"]  # the case itself stays readable
+
+
+def test_an_idempotency_key_reused_with_another_message_is_refused(world: World) -> None:
+    path = f"/handoffs/{world.works[0]}/messages"
+    headers = {"Idempotency-Key": "msg-1"}
+    first = world.call("POST", path, world.works_key, json={"kind": "progress", "text": "نعمل عليه"}, headers=headers)
+    other = world.call("POST", path, world.works_key, json={"kind": "progress", "text": "شيء آخر"}, headers=headers)
+    assert first.status_code == 201 and other.status_code == 422
+    assert "Idempotency-Key" in other.json()["detail"]
+
+
+def test_an_agency_sending_too_many_messages_is_told_to_wait(world: World) -> None:
+    """M2: messages are rate-limited per agency and per handoff, answered 429 with Retry-After."""
+    world.hub.settings.message_burst = 3
+    world.hub.settings.message_rate = 0.01
+    path = f"/handoffs/{world.works[1]}/messages"
+    codes = [
+        world.call("POST", path, world.works_key, json={"kind": "progress", "text": f"تحديث {i}"}).status_code
+        for i in range(4)
+    ]
+    assert codes == [201, 201, 201, 429]
+    limited = world.call("POST", path, world.works_key, json={"kind": "progress", "text": "مرة أخرى"})
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
