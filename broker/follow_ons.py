@@ -83,7 +83,8 @@ def create(
         satisfaction=satisfaction,
         created_at=now(),
     )
-    carried = not adapter.capabilities.manual and kind in adapter.capabilities.follow_ons
+    caps = adapter.capabilities
+    carried = not caps.manual and kind in caps.follow_ons and (caps.attachments or not message.attachments)
     state = FollowOnState.pending if carried else FollowOnState.for_officer
     at = now()
     conn.execute(

@@ -12,7 +12,17 @@ from typing_extensions import override
 
 from adapters.base import Adapter, Capabilities
 from adapters.errors import PermanentDeliveryError, RetriableDeliveryError, UncertainDeliveryError
-from schemas import AgencyConfig, Envelope, FollowOnEnvelope, FollowOnKind, Receipt
+from schemas import (
+    AgencyConfig,
+    Envelope,
+    FollowOnEnvelope,
+    FollowOnKind,
+    Inbound,
+    InboxBatch,
+    Notice,
+    Receipt,
+    Unmatched,
+)
 
 
 class StubSettings(BaseModel):
@@ -27,6 +37,9 @@ class StubSettings(BaseModel):
     """The follow-on kinds it takes (recorded like deliveries)."""
     idempotent: bool = False
     """Whether it says it recognises a repeated idempotency key (so resending after doubt is safe)."""
+    inbox_dir: str | None = None
+    """A directory read as the agency's stream: each `*.json` file one item (an `Inbound`, or a `Notice` or
+    `Unmatched` with `"type"` set), read in name order; `confirm` renames what it read to `*.read`."""
     delay_seconds: float = 0.0
     record_file: str | None = None
 
@@ -43,7 +56,11 @@ class StubAdapter(Adapter):
         self.deliveries: list[Envelope] = []
         self.follow_ons: list[FollowOnEnvelope] = []
         self.capabilities = Capabilities(
-            callbacks=True, follow_ons=frozenset(self.settings.follow_ons), idempotent=self.settings.idempotent
+            callbacks=True,
+            follow_ons=frozenset(self.settings.follow_ons),
+            idempotent=self.settings.idempotent,
+            inbox=self.settings.inbox_dir is not None,
+            poll_interval=0.05,
         )
 
     def _record(self, event: str, envelope: Envelope) -> None:
@@ -81,6 +98,33 @@ class StubAdapter(Adapter):
         self._record("follow_on", envelope)
         self.follow_ons.append(envelope)
         return Receipt(agency_reference=envelope.agency_reference)
+
+    @override
+    def receive(self, cursor: str | None) -> InboxBatch:
+        """Every file after `cursor`, in name order (the cursor is the last name read)."""
+        assert self.settings.inbox_dir is not None
+        batch = InboxBatch(cursor=cursor)
+        for path in sorted(Path(self.settings.inbox_dir).glob("*.json")):
+            if cursor is not None and path.name <= cursor:
+                continue
+            item = json.loads(path.read_text(encoding="utf-8"))
+            kind = item.pop("type", "message")
+            if kind == "notice":
+                batch.notices.append(Notice.model_validate(item))
+            elif kind == "unmatched":
+                batch.unmatched.append(Unmatched.model_validate(item))
+            else:
+                batch.messages.append(Inbound.model_validate(item))
+            batch.cursor = path.name
+        return batch
+
+    @override
+    def confirm(self, batch: InboxBatch) -> None:
+        """Mark what was read, as a mailbox flags its messages: only once the hub has committed them."""
+        assert self.settings.inbox_dir is not None
+        for path in sorted(Path(self.settings.inbox_dir).glob("*.json")):
+            if batch.cursor is not None and path.name <= batch.cursor:
+                path.rename(path.with_suffix(".read"))
 
 
 def read_records(path: str | Path) -> list[dict[str, Any]]:
