@@ -67,6 +67,11 @@ class AgencyConfig(_Config):
     adapter: AdapterConfig = AdapterConfig(kind="manual")
     contacts: list[Contact] = []
     share: SharePolicy = SharePolicy()
+    sign_env: Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]*$")] | None = Field(
+        default=None,
+        description="The environment variable holding the secret this agency signs its agency API calls with "
+        "(the v2 scheme of the hub's own signatures); when set, an unsigned or wrongly signed call is refused.",
+    )
     transfer_partners: list[Slug] = Field(
         default=[],
         description="Agencies this one may transfer a case to on its own word; any other transfer waits for "

@@ -9,6 +9,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from schemas.case import Attachment, Slug
 
+AgencyReference = Annotated[str, StringConstraints(pattern=r"^[\w./:#-]{1,100}$")]
+"""An agency's own ticket id: letters, digits and `. / : # - _` only (it is filled into URLs, percent-encoded)."""
+
 
 class MessageKind(StrEnum):
     """The six things an agency can say about a handoff."""
@@ -43,7 +46,7 @@ class AgencyMessage(BaseModel):
     handoff: str | None = None
     kind: MessageKind
     text: Annotated[str, StringConstraints(max_length=20000)] = ""
-    agency_reference: Annotated[str, StringConstraints(max_length=100)] | None = None
+    agency_reference: AgencyReference | None = None
     sent_at: AwareDatetime | None = None
     transfer_to: Slug | None = Field(
         default=None, description="For transfer_requested: the agency the case should go to, if known."

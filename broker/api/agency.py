@@ -6,12 +6,13 @@ agency's handoff answers 404, exactly as one that does not exist, so ids cannot 
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Query, Request, Response, status
 from fastapi.security import APIKeyHeader
 
-from adapters.signing import HANDOFF_HEADER, IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
+from adapters.signing import HANDOFF_HEADER, IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from broker.agency_handoffs import VISIBLE_STATES, agency_handoff, open_handoffs
 from broker.agency_keys import KeyRefused, authenticate
 from broker.api.deps import get_hub_dep
@@ -48,7 +49,31 @@ def agency_caller(key: str | None = Depends(agency_key_header), hub: Hub = Depen
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc), {"WWW-Authenticate": "ApiKey"}) from None
 
 
+async def signed_by_agency(
+    request: Request, agency: str = Depends(agency_caller), hub: Hub = Depends(get_hub_dep)
+) -> str:
+    """Admit an agency whose configuration requires signed calls only with a valid v2 signature (L2)."""
+    name = hub.directory.agency(agency).sign_env
+    if name is None:
+        return agency
+    secret = os.environ.get(name)
+    headers = request.headers
+    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if not secret or not verify(
+        secret,
+        method=request.method,
+        path=path,
+        timestamp=headers.get(TIMESTAMP_HEADER, ""),
+        signature=headers.get(SIGNATURE_HEADER, ""),
+        body=await request.body(),
+        idempotency_key=headers.get(IDEMPOTENCY_HEADER, ""),
+    ):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"missing or wrong {SIGNATURE_HEADER}: calls must be signed")
+    return agency
+
+
 Agency = Annotated[str, Depends(agency_caller)]
+SignedAgency = Annotated[str, Depends(signed_by_agency)]
 HubDep = Annotated[Hub, Depends(get_hub_dep)]
 HandoffId = Annotated[str, Path(pattern=HANDOFF_ID, description="The handoff's id (`h_…`).")]
 
@@ -141,7 +166,7 @@ def post_message(
     request: Request,
     response: Response,
     hub: HubDep,
-    agency: Agency,
+    agency: SignedAgency,
     idempotency_key: Annotated[
         str | None,
         Header(

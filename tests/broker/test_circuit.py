@@ -215,3 +215,13 @@ def test_a_refusal_proves_the_agency_reachable_and_does_not_count_against_it(hub
     pump(hub)
 
     assert circuit_of(hub, STEADY).consecutive_failures == 0
+
+
+def test_an_attachment_store_that_fails_never_counts_against_the_agency(hub: Hub) -> None:
+    """H3: the store's failures are retried for the handoff, but say nothing about the agency."""
+    from adapters.errors import AttachmentStoreError
+
+    with transaction(hub.engine) as conn:
+        for _ in range(10):
+            circuit.record(conn, hub.settings, STEADY, AttachmentStoreError("the store answered 503"))
+    assert circuit_of(hub, STEADY) == circuit.Circuit(STEADY)

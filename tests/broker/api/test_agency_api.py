@@ -402,3 +402,35 @@ def test_an_agency_sending_too_many_messages_is_told_to_wait(world: World) -> No
     assert codes == [201, 201, 201, 429]
     limited = world.call("POST", path, world.works_key, json={"kind": "progress", "text": "مرة أخرى"})
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+
+
+def test_an_agency_required_to_sign_is_refused_unsigned_and_admitted_signed(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """L2: an agency's configuration can require it to sign what it sends (the v2 scheme)."""
+    from adapters.signing import signed_headers
+
+    monkeypatch.setenv("WORKS_SIGNING", "works-callback-secret-0123456789")
+    world.hub.directory.agencies[WORKS].sign_env = "WORKS_SIGNING"
+    path = f"/agency/v1/handoffs/{world.works[0]}/messages"
+    body = json.dumps({"kind": "progress", "text": "نعمل عليه"}, ensure_ascii=False).encode()
+    plain = {"Content-Type": "application/json"}
+    unsigned = world.call("POST", path.removeprefix("/agency/v1"), world.works_key, data=body, headers=dict(plain))
+    assert unsigned.status_code == 401 and "must be signed" in unsigned.text
+    signed = signed_headers("works-callback-secret-0123456789", "POST", path, body, idempotency_key="p-1")
+    ok = world.call(
+        "POST",
+        path.removeprefix("/agency/v1"),
+        world.works_key,
+        data=body,
+        headers={**plain, "Idempotency-Key": "p-1", **signed},
+    )
+    assert ok.status_code == 201, ok.text
+
+
+def test_an_agency_reference_that_could_steer_a_url_is_refused(world: World) -> None:
+    """L6: references are validated on the way in (and percent-encoded wherever they are used)."""
+    path = f"/handoffs/{world.works[0]}/messages"
+    for reference in ("../../moh/cases/T-9?admin=1", "T 1", "a" * 101):
+        r = world.call("POST", path, world.works_key, json={"kind": "acknowledged", "agency_reference": reference})
+        assert r.status_code == 422 and "agency_reference" in r.text, reference
