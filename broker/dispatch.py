@@ -269,22 +269,7 @@ def _settle_failed(hub: Hub, conn: Connection, job: _Job, h: Handoff) -> None:
             "refused" if isinstance(outcome, PermanentDeliveryError) else f"gave up after {job.taken.attempt} attempts"
         )
         note = f"delivery failed ({why}): {reason}"
-        values = {"state": next_handoff_state(h.state, "fail").value, "last_error": last_error}
-        values.update(followup.flag(h, FollowupReason.delivery_failed, note))
-        update_handoff(conn, h.id, values, expect=H.delivering)
-        events.append(
-            conn,
-            type="handoff.failed",
-            case_id=h.case_id,
-            handoff_id=h.id,
-            actor="hub",
-            agency=h.agency_id,
-            attempt=job.taken.attempt,
-            reason=reason,
-        )
-        outbox.done(conn, DELIVER, [h.id])
-        log.warning("handoff.failed", handoff=h.id, case=h.case_id, agency=h.agency_id, reason=reason)
-        metrics.delivery_settled(h.agency_id, h.adapter, "failed", h.created_at)
+        _stop(conn, h, job, "fail", FollowupReason.delivery_failed, note, reason, last_error)
         return
     _retry(hub, conn, h, job, last_error, uncertain=job.uncertain)
 
@@ -308,12 +293,26 @@ def _outcome_unknown(conn: Connection, h: Handoff, job: _Job, reason: str, last_
         f"`tawasul-hub followup confirm {h.id} --reference REF` or `tawasul-hub followup resend {h.id}` / "
         "قد تكون الجهة استلمت الحالة: اسألها عن رقمها المرجعي قبل إعادة الإرسال"
     )
-    values = {"state": next_handoff_state(h.state, "uncertain").value, "last_error": last_error, "uncertain": True}
-    values.update(followup.flag(h, FollowupReason.outcome_unknown, note))
+    _stop(conn, h, job, "uncertain", FollowupReason.outcome_unknown, note, reason, last_error)
+
+
+_STOPPED = {"fail": ("handoff.failed", "failed"), "uncertain": ("handoff.outcome_unknown", "outcome_unknown")}
+"""Per way of stopping: its event, and its outcome in logs and metrics."""
+
+
+def _stop(
+    conn: Connection, h: Handoff, job: _Job, action: str, why: FollowupReason, note: str, reason: str, last_error: str
+) -> None:
+    """Stop delivering (`fail`, or `uncertain`): the handoff waits on the follow-up queue for an officer."""
+    event, outcome = _STOPPED[action]
+    values: dict[str, Any] = {"state": next_handoff_state(h.state, action).value, "last_error": last_error}
+    if action == "uncertain":
+        values["uncertain"] = True
+    values.update(followup.flag(h, why, note))
     update_handoff(conn, h.id, values, expect=H.delivering)
     events.append(
         conn,
-        type="handoff.outcome_unknown",
+        type=event,
         case_id=h.case_id,
         handoff_id=h.id,
         actor="hub",
@@ -322,5 +321,5 @@ def _outcome_unknown(conn: Connection, h: Handoff, job: _Job, reason: str, last_
         reason=reason,
     )
     outbox.done(conn, DELIVER, [h.id])
-    log.warning("handoff.outcome_unknown", handoff=h.id, case=h.case_id, agency=h.agency_id, reason=reason)
-    metrics.delivery_settled(h.agency_id, h.adapter, "outcome_unknown", h.created_at)
+    log.warning(event, handoff=h.id, case=h.case_id, agency=h.agency_id, reason=reason)
+    metrics.delivery_settled(h.agency_id, h.adapter, outcome, h.created_at)
