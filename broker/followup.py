@@ -112,9 +112,16 @@ class QueueItem:
 
 
 def _filtered(
-    query: Any, agency: str | None, reason: FollowupReason | None, kind: str | None, search: str | None
+    query: Any,
+    agency: str | None,
+    reason: FollowupReason | None,
+    kind: str | None,
+    search: str | None,
+    escalation: int | None = None,
 ) -> Any:
     query = query.where(handoffs.c.followup_reason.is_not(None))
+    if escalation is not None:
+        query = query.where(handoffs.c.escalation_level == escalation)
     if agency:
         query = query.where(handoffs.c.agency_id == agency)
     if reason is not None:
@@ -141,13 +148,14 @@ def queue(
     reason: FollowupReason | None = None,
     kind: str | None = None,
     search: str | None = None,
+    escalation: int | None = None,
     offset: int = 0,
 ) -> list[QueueItem]:
     """What waits on the central office, soonest due first, optionally filtered."""
     q = select(handoffs, cases.c.reference, cases.c.kind.label("case_kind"), cases.c.payload).join(
         cases, cases.c.id == handoffs.c.case_id
     )
-    q = _filtered(q, agency, reason, kind, search)
+    q = _filtered(q, agency, reason, kind, search, escalation)
     q = q.order_by(handoffs.c.answer_due_at, handoffs.c.followup_since, handoffs.c.id).limit(limit).offset(offset)
     return [
         QueueItem(

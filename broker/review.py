@@ -55,13 +55,37 @@ def awaiting(conn: Connection, limit: int = 200) -> list[AnswerToReview]:
     return [AnswerToReview(r.id, r.reference, r.agency_id, r.answer or "", r.updated_at) for r in rows]
 
 
-def accept(engine: Engine, handoff_id: str, actor: str) -> str:
-    """Accept an answer; when every agency's part is settled the case is replied. Returns the case state."""
+def accept(engine: Engine, handoff_id: str, actor: str, reply: str | None = None) -> str:
+    """Accept an answer; when every agency's part is settled the case is replied. Returns the case state.
+
+    `reply` is the text for the citizen when the reviewer edited the agency's answer: the
+    `handoff.accepted` event carries it, and an `answer.edited` event keeps both versions.
+    """
     with transaction(engine) as conn:
         h = load(conn, handoff_id, lock=True)
         conn.execute(select(cases.c.id).where(cases.c.id == h.case_id).with_for_update())
         update_handoff(conn, handoff_id, {"state": next_handoff_state(h.state, "accept").value}, expect=h.state)
-        events.append(conn, type="handoff.accepted", case_id=h.case_id, handoff_id=handoff_id, actor=actor)
+        original = _latest_answer(conn, handoff_id)
+        edited = reply is not None and reply.strip() != "" and reply != original
+        if edited:
+            events.append(
+                conn,
+                type="answer.edited",
+                case_id=h.case_id,
+                handoff_id=handoff_id,
+                actor=actor,
+                original=original,
+                reply=reply,
+            )
+        events.append(
+            conn,
+            type="handoff.accepted",
+            case_id=h.case_id,
+            handoff_id=handoff_id,
+            actor=actor,
+            reply=reply if edited else original,
+            edited=edited,
+        )
         states = conn.execute(select(handoffs.c.state).where(handoffs.c.case_id == h.case_id)).scalars().all()
         state = conn.execute(select(cases.c.state).where(cases.c.id == h.case_id)).scalar_one()
         if all_settled(states) and state == CaseState.answered:
@@ -69,6 +93,16 @@ def accept(engine: Engine, handoff_id: str, actor: str) -> str:
             state = move_case(conn, h.case_id, "accept")
             events.append(conn, type="case.replied", case_id=h.case_id, actor=actor)
         return str(state)
+
+
+def _latest_answer(conn: Connection, handoff_id: str) -> str:
+    text = conn.execute(
+        select(agency_messages.c.text)
+        .where(agency_messages.c.handoff_id == handoff_id, agency_messages.c.kind == "answered")
+        .order_by(agency_messages.c.created_at.desc(), agency_messages.c.id.desc())
+        .limit(1)
+    ).scalar()
+    return str(text or "")
 
 
 def send_back(engine: Engine, directory: Directory, handoff_id: str, reason: str, actor: str) -> None:

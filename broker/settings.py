@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     retention_free_text: bool = Field(
         default=False, description="Remove the subject, description and messages' texts too, not only identifiers."
     )
+    console_secure_cookies: bool = Field(
+        default=True, description="Console session cookies only over HTTPS (the demo turns it off on localhost)."
+    )
     log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
     log_level: str = Field(default="INFO")
 

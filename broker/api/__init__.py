@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from broker.api import agency, citizen, errors, intake, operations
+from broker import console
+from broker.api import agency, citizen, errors, intake, operations, survey
 from broker.api.middleware import BodyGuard, RequestTimer
 from broker.gauges import store_registry
 from broker.hub import Hub
@@ -36,8 +37,10 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(intake.router)
     app.include_router(agency.router)
     app.include_router(citizen.router)
+    app.include_router(survey.router)
     app.include_router(operations.router)
     app.webhooks.include_router(agency.webhooks)
+    console.install(app)
 
     @app.webhooks.post("case-events")
     def case_events_webhook(body: EventPage) -> None:

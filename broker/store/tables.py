@@ -320,6 +320,92 @@ agency_keys = Table(
 """Agencies' API keys: the non-secret `lookup` finds the row, `hash` (argon2) checks the secret."""
 
 
+# --- the central office's console (broker.console) and the citizens' surveys ---------------------
+
+staff_users = Table(
+    "staff_users",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("username", String(80), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False),
+    Column("role", String(20), nullable=False),  # broker.console.permissions.Role
+    Column("password_hash", String(200), nullable=False),  # argon2
+    Column("language", String(2), nullable=False, default="ar"),
+    Column("digits", String(5), nullable=False, default="arab"),  # arab (Arabic-Indic) or latn
+    Column("disabled_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+"""Central office staff who sign in to the console."""
+
+staff_sessions = Table(
+    "staff_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # sha256 of the cookie's secret: a stolen table opens nothing
+    Column("user_id", String(32), ForeignKey("staff_users.id"), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+"""Signed-in console sessions; disabling a user or resetting a password ends them."""
+
+staff_logins = Table(
+    "staff_logins",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("username", String(80), nullable=False),
+    Column("address", String(64), nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_staff_logins_username", "username", "created_at"),
+    Index("ix_staff_logins_address", "address", "created_at"),
+)
+"""Sign-in attempts, for throttling (and the record of who signed in when)."""
+
+staff_audit = Table(
+    "staff_audit",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(60), nullable=False),
+    Column("target", String(200), nullable=True),
+    Column("data", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, index=True),
+)
+"""The audit trail of what staff do that is not about a case (accounts, sign-ins); case actions are events."""
+
+assignments = Table(
+    "assignments",
+    metadata,
+    Column("handoff_id", String(32), ForeignKey("handoffs.id"), primary_key=True),
+    Column("username", String(80), nullable=False, index=True),
+    Column("assigned_by", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+"""Which officer follows up a handoff."""
+
+surveys = Table(
+    "surveys",
+    metadata,
+    Column("case_id", String(32), ForeignKey("cases.id"), primary_key=True),  # once per case
+    Column("score", Integer, nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("agencies", JSON, nullable=False),  # the agencies whose answers the citizen rated
+    Column("created_at", UTCDateTime, nullable=False, index=True),
+)
+"""The citizen's satisfaction with a case, as the national system reports it."""
+
+queue_samples = Table(
+    "queue_samples",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("reason", String(30), nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, index=True),
+)
+"""The follow-up queue's size by reason, sampled by the scheduler, for the statistics."""
+
+
 def row_dict(row: Any) -> dict[str, Any]:
     """A result row as a plain dict."""
     return dict(row._mapping)
