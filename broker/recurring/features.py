@@ -1,0 +1,133 @@
+"""A case's signature: where, when, and a vector of what it says, computed once at attachment.
+
+The vector joins three parts, each scaled by a weight and the whole of unit length:
+character n-grams of the normalised text (scikit-learn's HashingVectorizer: stateless, so a case's
+vector never changes as more cases arrive, which keeps the incremental path equal to a rebuild),
+the bilingual concepts and localities of `lexicon` (the bridge between Arabic and English), and
+the category. Stop words (greetings, "please", prepositions) are dropped before the n-grams.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from broker.recurring.lexicon import concepts
+from broker.recurring.normalise import normalise
+
+Vector = dict[int, float]
+"""A sparse vector: feature index → weight."""
+
+TEXT_FEATURES = 1 << 20
+_CONCEPT_BASE = TEXT_FEATURES
+_CATEGORY_BASE = TEXT_FEATURES + (1 << 16)
+
+_STOP_TEXT = (
+    "في من على الى إلى عن مع ان أن إن هذا هذه ذلك التي الذي اللي او أو ثم قد لم لا ما و يا كل بعد قبل منذ حتى "
+    "عند غير بين كان كانت صار صارت تم يتم نرجو ارجو أرجو الرجاء نطالب يطلب تطلب يفيد تفيد المتصل المتصلة "
+    "السلام عليكم ورحمة الله وبركاته تحية طيبة شكرا وشكرا لكم جزاكم خيرا الموضوع المشكلة مشكلة نفس "
+    "the a an of in on at to for from and or is are was were be been it its this that there their our my we i "
+    "you your they them he she his her with by as please kindly since have has had not no but so also very "
+    "any all some into than then when which who what would could can will just about"
+)
+STOP_WORDS = frozenset(normalise(w) for w in _STOP_TEXT.split())
+"""Words too common to tell one problem from another (written naturally, normalised on load)."""
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How much each part of the vector counts (squared, they share the vector's unit length)."""
+
+    text: float = 0.6
+    concepts: float = 0.8
+    category: float = 0.2
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a case is, as far as the citizen said: any part may be missing."""
+
+    governorate: str | None = None
+    block: str | None = None
+    road: str | None = None
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What grouping needs of one case."""
+
+    case_id: str
+    at: datetime
+    category: str
+    place: Place
+    vector: Vector
+    concepts: tuple[str, ...] = ()
+    agencies: tuple[str, ...] = field(default=())
+
+
+@cache
+def _hasher() -> Any:
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    return HashingVectorizer(
+        analyzer="char_wb", ngram_range=(3, 5), n_features=TEXT_FEATURES, alternate_sign=False, norm="l2"
+    )
+
+
+def _index(token: str, base: int, size: int) -> int:
+    import zlib
+
+    return base + zlib.crc32(token.encode()) % size
+
+
+def content_words(text: str) -> str:
+    """The normalised text without its stop words."""
+    return " ".join(w for w in normalise(text).split() if w not in STOP_WORDS)
+
+
+def text_vector(text: str) -> Vector:
+    """Unit-length character n-gram counts of the normalised text (stop words dropped)."""
+    row = _hasher().transform([content_words(text)])
+    return {int(i): float(v) for i, v in zip(row.indices, row.data, strict=True)}
+
+
+def vectorise(text: str, category: str, weights: Weights = Weights()) -> tuple[Vector, tuple[str, ...]]:
+    """The case's vector and the concepts it mentions."""
+    found = tuple(concepts(normalise(text)))
+    vector = {i: v * weights.text for i, v in text_vector(text).items()}
+    if found:
+        each = weights.concepts / math.sqrt(len(found))
+        for c in found:
+            vector[_index(c, _CONCEPT_BASE, 1 << 16)] = each
+    vector[_index(category, _CATEGORY_BASE, 1 << 12)] = weights.category
+    norm = math.sqrt(sum(v * v for v in vector.values()))
+    return {i: v / norm for i, v in vector.items()}, found
+
+
+def _clean(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = normalise(str(value))
+    return text or None
+
+
+def signature(
+    case_id: str, payload: dict[str, Any], agencies: tuple[str, ...] = (), weights: Weights = Weights()
+) -> Signature:
+    """The signature of a case from its wire payload (`CaseIn.model_dump(mode="json")`)."""
+    location = payload.get("location") or {}
+    text = f"{payload['subject']}\n{payload['description']}"
+    vector, found = vectorise(text, payload["category"], weights)
+    at = payload["submitted_at"]
+    return Signature(
+        case_id=case_id,
+        at=datetime.fromisoformat(at) if isinstance(at, str) else at,
+        category=payload["category"],
+        place=Place(_clean(location.get("governorate")), _clean(location.get("block")), _clean(location.get("road"))),
+        vector=vector,
+        concepts=found,
+        agencies=agencies,
+    )

@@ -1,0 +1,151 @@
+"""Attach each case, in arrival order, to the group of the same problem, or start a new group.
+
+The decision for a case reads only the groups made by earlier cases, through an `Index` that
+finds candidates by key (the case's category, its block) among groups active within the time
+window. So the same cases in the same order make the same groups, whether attached one at a
+time as they arrive (the store's index) or all at once (a rebuild, or `MemoryIndex` in the
+benchmark).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from broker.recurring.features import Place, Signature, Vector
+from broker.recurring.similarity import cosine, norm, place_factor
+
+
+@dataclass(frozen=True)
+class Params:
+    """The grouping's knobs (defaults measured on bench/recurring/, see the README)."""
+
+    window: timedelta = timedelta(days=30)
+    """A case joins a group whose reports are at most this far from it (a rolling window)."""
+    threshold: float = 0.45
+    """Least similarity to join a group."""
+    road_mismatch: float = 0.75
+    """Similarity is multiplied by this when both name a road and the roads differ."""
+
+
+@dataclass
+class Group:
+    """A group as grouping sees it: its place, span, categories and the sum of its cases' vectors."""
+
+    id: str
+    place: Place
+    first_at: datetime
+    last_at: datetime
+    size: int = 0
+    categories: list[str] = field(default_factory=list)
+    centroid: Vector = field(default_factory=dict)
+    centroid_norm: float = 0.0
+
+    def add(self, sig: Signature) -> None:
+        """Take `sig` in: span, place parts it was missing, categories, centroid."""
+        self.first_at = min(self.first_at, sig.at)
+        self.last_at = max(self.last_at, sig.at)
+        self.place = Place(
+            self.place.governorate or sig.place.governorate,
+            self.place.block or sig.place.block,
+            self.place.road or sig.place.road,
+        )
+        if sig.category not in self.categories:
+            self.categories.append(sig.category)
+        for i, v in sig.vector.items():
+            self.centroid[i] = self.centroid.get(i, 0.0) + v
+        self.centroid_norm = norm(self.centroid)
+        self.size += 1
+
+
+def keys(category: str, place: Place) -> list[str]:
+    """The index keys of a case or group: its category, and its block when known."""
+    out = [f"cat:{category}"]
+    if place.block:
+        out.append(f"blk:{place.governorate or '-'}:{place.block}")
+    return out
+
+
+def group_id(case_id: str) -> str:
+    """A group is named after its first case, so a rebuild that makes the same group gives the same id."""
+    return "g_" + case_id.split("_", 1)[-1]
+
+
+class Index(Protocol):
+    """Where groups live while grouping runs."""
+
+    def candidates(self, keys: list[str], since: datetime, until: datetime) -> list[Group]:
+        """Groups having one of `keys`, with a report between `since` and `until`, in id order."""
+        ...
+
+    def save(self, group: Group, sig: Signature, score: float, created: bool) -> None:
+        """Record that `sig` joined `group` (already updated), with its similarity."""
+        ...
+
+
+@dataclass(frozen=True)
+class Attached:
+    """Where one case went."""
+
+    case_id: str
+    group_id: str
+    score: float
+    created: bool
+
+
+def score(sig: Signature, group: Group, params: Params) -> float:
+    """How well `sig` fits `group`: cosine to the group's centroid, times the place factor."""
+    factor = place_factor(sig.place, group.place, params.road_mismatch)
+    if factor == 0.0:
+        return 0.0
+    return factor * cosine(sig.vector, group.centroid, group.centroid_norm)
+
+
+def attach(index: Index, sig: Signature, params: Params = Params()) -> Attached:
+    """Put `sig` into the best-fitting candidate group, or a new one when none reaches the threshold."""
+    best: tuple[float, Group] | None = None
+    for group in index.candidates(keys(sig.category, sig.place), sig.at - params.window, sig.at + params.window):
+        s = score(sig, group, params)
+        if s >= params.threshold and (best is None or s > best[0]):
+            best = (s, group)
+    if best is None:
+        group = Group(group_id(sig.case_id), Place(), sig.at, sig.at)
+        group.add(sig)
+        index.save(group, sig, 1.0, created=True)
+        return Attached(sig.case_id, group.id, 1.0, created=True)
+    s, group = best
+    group.add(sig)
+    index.save(group, sig, s, created=False)
+    return Attached(sig.case_id, group.id, s, created=False)
+
+
+class MemoryIndex:
+    """An `Index` in memory: for rebuilding and for the benchmark."""
+
+    def __init__(self) -> None:
+        self.groups: dict[str, Group] = {}
+        self.by_key: dict[str, list[str]] = {}
+        self.members: dict[str, list[str]] = {}
+
+    def candidates(self, keys: list[str], since: datetime, until: datetime) -> list[Group]:
+        """Groups under any of `keys` with a report in [since, until]."""
+        ids = sorted({g for k in keys for g in self.by_key.get(k, ())})
+        return [g for g in (self.groups[i] for i in ids) if g.last_at >= since and g.first_at <= until]
+
+    def save(self, group: Group, sig: Signature, score: float, created: bool) -> None:
+        """Keep the group, file it under its keys, and note the member."""
+        self.groups[group.id] = group
+        self.members.setdefault(group.id, []).append(sig.case_id)
+        for k in keys(sig.category, group.place):
+            filed = self.by_key.setdefault(k, [])
+            if group.id not in filed:
+                filed.append(group.id)
+
+
+def group_all(signatures: list[Signature], params: Params = Params()) -> dict[str, list[str]]:
+    """Group cases in the given order from nothing: group id → case ids."""
+    index = MemoryIndex()
+    for sig in signatures:
+        attach(index, sig, params)
+    return index.members
