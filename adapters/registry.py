@@ -12,6 +12,7 @@ from adapters.errors import ConfigError
 ENTRY_POINT_GROUP = "tawasul_hub.adapters"
 
 BUILTIN: dict[str, str] = {
+    "email": "adapters.email:EmailAdapter",
     "manual": "adapters.manual:ManualAdapter",
     "rest": "adapters.rest:RestAdapter",
     "stub": "adapters.testing:StubAdapter",
