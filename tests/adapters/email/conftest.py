@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -12,6 +15,7 @@ import pytest
 from adapters.email import EmailAdapter
 from adapters.testing.email_agency import AgencyMailServer, running_mail_server
 from schemas import AgencyConfig
+from tests.adapters.email.dovecot import PASSWORD, PASSWORD_ENV, Dovecot
 
 REPLY_TO = "tawasul-replies@hub.example.bh"
 
@@ -85,3 +89,20 @@ def file_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, dict[str,
     yield url, files
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def dovecot(monkeypatch: pytest.MonkeyPatch) -> Iterator[Dovecot]:
+    """A private Dovecot on a free port; its password in the environment variable the settings name.
+
+    Its directory is outside pytest's (which only its owner may enter): Dovecot's own users read it.
+    """
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    root = Path(tempfile.mkdtemp(prefix="tawasul-dovecot-"))
+    server = Dovecot(root)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
