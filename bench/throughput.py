@@ -1,16 +1,25 @@
-"""Benchmark: cases through intake → routed → delivered on PostgreSQL + RabbitMQ, next to raw Celery.
+"""Benchmark: cases through intake → routed → delivered on PostgreSQL + RabbitMQ, next to raw Celery and a naive peer.
 
 In one run, on the same broker (a queue prefix of its own) and a scratch PostgreSQL database
 (created and dropped here):
 
 1. raw: N no-op Celery tasks published one by one with publisher confirms, consumed by a worker
    process with the hub's worker settings (threads, late acks, prefetch 1);
-2. hub, batch intake: N cases POSTed to `/v1/cases/batch` of a `tawasul-hub api` process (50 a
+2. naive peer: the design most teams would write first (bench/naive_peer.py: a minimal FastAPI
+   endpoint with the same uvicorn settings and case model, one transaction, Celery `apply_async`
+   with confirms; a worker marks the case delivered), N cases one per request by several clients;
+3. hub, batch intake: N cases POSTed to `/v1/cases/batch` of a `tawasul-hub api` process (50 a
    request, one transaction each), relayed and delivered by `tawasul-hub scheduler` and
    `tawasul-hub worker` processes;
-3. hub, HTTP intake: N cases POSTed one per request to a `tawasul-hub api` process by several
+4. hub, HTTP intake: N cases POSTed one per request to a `tawasul-hub api` process by several
    client threads;
-4. paced: cases POSTed over HTTP at a fixed rate (50/s by default), for latency.
+5. paced: cases POSTed over HTTP at a fixed rate (50/s by default), for latency.
+
+For each run it reports the CPU seconds per case of each process (API, worker, scheduler, the
+PostgreSQL backends of the scratch database, the RabbitMQ server) read from /proc before and after,
+the whole machine's, and each process's resident memory at rest and after the paced run. On a
+shared machine absolute figures move from run to run; the ratios measured in one run are the
+measure.
 
 Agencies use the manual adapter (delivery is cheap), so the figures measure the hub, not an agency;
 `--rest` makes them REST agencies played by the bundled simulator (adapters/testing/rest_agency/)
@@ -19,14 +28,18 @@ a case's trip then ends at its `message.acknowledged` event (delivered and ackno
 from the case's `created_at` (intake commit) to that event (`handoff.delivered` for manual
 agencies). Settings come from the environment as in production, so a change can be measured
 without editing code: HUB_AGENCY_MAX_IN_FLIGHT (2 by default: at most 16 REST deliveries in flight
-over 8 agencies; manual agencies have no limit), HUB_TASK_BATCH, HUB_RELAY_INTERVAL.
+over 8 agencies; manual agencies have no limit), HUB_TASK_BATCH, HUB_RELAY_INTERVAL, HUB_RELAY_LINGER.
 
     .venv/bin/python bench/throughput.py [--cases 2000] [--rate 50] [--paced-seconds 20] [--workers 1]
     HUB_AGENCY_MAX_IN_FLIGHT=200 .venv/bin/python bench/throughput.py --workers 2 [--rest]
+    .venv/bin/python bench/throughput.py --only http --profile   # py-spy stacks of each process
 
-Each process's log and the generated config stay in var/bench-<prefix>/.
+Each process's log (and with --profile its collapsed stacks) and the generated config stay in
+var/bench-<prefix>/.
 
-Goal (issue 2): hub/raw >= 1.0 and p99 < 250 ms at 50 cases/s.
+Goals (issue 14): one case a request, hub >= 0.8 x the naive peer, CPU per case <= 1.5 x its;
+`--rest` >= 0.25 x the peer; paced at 50/s p99 < 250 ms to delivered, < 500 ms to acknowledged;
+batch intake >= 1.0 x raw.
 """
 
 from __future__ import annotations
@@ -34,6 +47,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -42,7 +56,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +73,8 @@ from broker.logging import configure_logging
 from broker.settings import PROJECT_ROOT, Settings
 from broker.store.migrate import upgrade
 from broker.store.tables import cases, events, handoffs, metadata
+
+sys.path.insert(0, str(Path(__file__).parent))  # bench/naive_peer.py
 
 HUB = str(Path(sys.executable).parent / "tawasul-hub")
 API_KEY = "bench-national-key-0123456789"
@@ -139,33 +155,179 @@ def scratch_database(admin_url: str) -> Iterator[str]:
 class Processes:
     """Child processes of this run; all are stopped at the end."""
 
-    def __init__(self, env: dict[str, str], logs: Path) -> None:
+    def __init__(self, env: dict[str, str], logs: Path, profile: bool = False) -> None:
         self.env = env
         self.logs = logs
+        self.profile = profile
         self.children: list[subprocess.Popen[bytes]] = []
+        self.named: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, *argv: str, name: str) -> subprocess.Popen[bytes]:
+        if self.profile:  # py-spy samples on-CPU stacks of the process and its children (collapsed format)
+            spy = str(Path(sys.executable).parent / "py-spy")
+            argv = (
+                spy,
+                "record",
+                "--subprocesses",
+                "--gil",
+                "-f",
+                "raw",
+                "-r",
+                "100",
+                "-o",
+                str(self.logs / f"{name}.stacks"),
+                "--",
+                *argv,
+            )
         with (self.logs / f"{name}.log").open("ab") as out:
             p = subprocess.Popen(list(argv), env=self.env, stdout=out, stderr=subprocess.STDOUT)
         self.children.append(p)
+        self.named[name] = p
         return p
 
-    def stop_all(self) -> None:
-        for p in self.children:
+    def pids(self, prefix: str) -> list[int]:
+        """The live processes started under names beginning with `prefix`, and all their descendants."""
+        return [pid for name, p in self.named.items() if name.startswith(prefix) for pid in family(p.pid)]
+
+    def stop(self, prefix: str) -> None:
+        """Stop the processes named with this prefix (and wait for them)."""
+        chosen = [p for name, p in self.named.items() if name.startswith(prefix)]
+        for p in chosen:
             p.terminate()
-        for p in self.children:
+        for p in chosen:
             try:
                 p.wait(15)
             except subprocess.TimeoutExpired:
                 p.kill()
+        self.named = {n: p for n, p in self.named.items() if p not in chosen}
+
+    def stop_all(self) -> None:
+        for p in self.children:
+            if self.profile:  # stop the profiled process: py-spy then writes its stacks and exits
+                for child in children_of(p.pid):
+                    os.kill(child, signal.SIGTERM)
+            else:
+                p.terminate()
+        for p in self.children:
+            try:
+                p.wait(60 if self.profile else 15)
+            except subprocess.TimeoutExpired:
+                p.kill()
 
 
-def wait_for(check: Callable[[], object], what: str, timeout: float) -> None:
+def children_of(pid: int) -> list[int]:
+    """The direct children of a process (Linux)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with suppress(OSError):
+            found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def family(pid: int) -> list[int]:
+    """A process and all its descendants."""
+    found, todo = [], [pid]
+    while todo:
+        found.append(todo.pop())
+        todo += children_of(found[-1])
+    return found
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of(pid: int) -> float:
+    """CPU seconds (user + system) a process has used; 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def rss_of(pid: int) -> float:
+    """Resident size in MB; 0 if the process is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, every process of every user."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values) - idle) / TICK, sum(values) / TICK
+
+
+def rabbitmq_pids() -> list[int]:
+    found = []
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() == "beam.smp":
+                found.append(int(comm.parent.name))
+        except OSError:
+            pass
+    return found
+
+
+BENCH_APP = "bench-client"
+"""application_name of this script's own database connections, left out of PostgreSQL's figures."""
+
+
+def postgres_backends(engine: Engine) -> list[int]:
+    """The server processes of the scratch database's connections, except this script's own."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name <> :me"),
+            {"me": BENCH_APP},
+        )
+        return [int(r.pid) for r in rows]
+
+
+class Meter:
+    """CPU seconds each group of processes spends between `start` and `stop`; the machine's too.
+
+    PostgreSQL counts the backends serving the scratch database (not its shared background
+    writers); RabbitMQ is its whole server process (other users of the broker included).
+    """
+
+    def __init__(self, groups: dict[str, Callable[[], list[int]]]) -> None:
+        self.groups = groups
+        self.before: dict[str, dict[int, float]] = {}
+        self.machine = (0.0, 0.0)
+
+    def _read(self) -> dict[str, dict[int, float]]:
+        return {name: {pid: cpu_of(pid) for pid in pids()} for name, pids in self.groups.items()}
+
+    def start(self) -> None:
+        self.before = self._read()
+        self.machine = machine_busy()
+
+    def stop(self) -> dict[str, float]:
+        after = self._read()
+        used = {
+            name: sum(max(0.0, t - self.before.get(name, {}).get(pid, 0.0)) for pid, t in pids.items())
+            for name, pids in after.items()
+        }
+        busy, total = machine_busy()
+        used["machine"] = busy - self.machine[0]
+        used["machine_share"] = (busy - self.machine[0]) / max(1e-9, total - self.machine[1])
+        return used
+
+    def rss(self) -> dict[str, float]:
+        return {name: sum(rss_of(pid) for pid in pids()) for name, pids in self.groups.items()}
+
+
+def wait_for(check: Callable[[], object], what: str, timeout: float, every: float = 0.02) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
-        time.sleep(0.02)
+        time.sleep(every)
     raise SystemExit(f"timed out after {timeout} s waiting for {what}")
 
 
@@ -236,6 +398,8 @@ class Figures:
     count: int
     seconds: float
     latencies: list[float]
+    cpu: dict[str, float] | None = None
+    """CPU seconds per process group over the run (see Meter)."""
 
     @property
     def rate(self) -> float:
@@ -286,6 +450,56 @@ def run_raw(procs: Processes, broker_url: str, prefix: str, n: int, concurrency:
     wait_for(done.exists, "the raw worker to run every task", timeout=600)
     result = json.loads(done.read_text())
     return Figures("raw Celery no-op tasks (confirmed publish)", n, result["finished"] - t0, result["latencies"])
+
+
+# ---------------------------------------------------------------- the naive peer
+
+
+PEER = str(Path(__file__).parent / "naive_peer.py")
+
+
+def run_peer(
+    procs: Processes, db_url: str, broker_url: str, queue: str, bodies: list[dict[str, Any]], clients: int, meter: Meter
+) -> Figures:
+    """The design most teams would write first (bench/naive_peer.py), one case a request, end to end."""
+    from naive_peer import create_table, peer_cases
+
+    engine = create_engine(db_url, connect_args={"application_name": BENCH_APP})
+    create_table(engine)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    common = ["--database-url", db_url, "--broker-url", broker_url, "--queue", queue]
+    procs.start(sys.executable, PEER, "worker", *common, name="peer-worker")
+    procs.start(sys.executable, PEER, "api", "--port", str(port), "--api-key", API_KEY, *common, name="peer-api")
+
+    def delivered() -> int:
+        with engine.connect() as conn:
+            q = select(func.count()).select_from(peer_cases).where(peer_cases.c.state == "delivered")
+            return int(conn.execute(q).scalar_one())
+
+    try:
+        wait_for(lambda: _up(base), "the peer's API to start", timeout=60)
+        post(requests.Session(), base, {**bodies[0], "reference": "TW-BENCH-peer-warm"})
+        wait_for(lambda: delivered() >= 1, "the peer's warm-up case", timeout=60)
+        with engine.begin() as conn:
+            conn.execute(peer_cases.delete())
+        send = poster(base)
+        meter.start()
+        t0 = time.time()
+        with ThreadPoolExecutor(clients) as pool:
+            list(pool.map(send, bodies))
+        intake = time.time() - t0
+        wait_for(lambda: delivered() >= len(bodies), "the peer to deliver every case", timeout=600, every=0.25)
+        cpu = meter.stop()
+        with engine.connect() as conn:
+            rows = conn.execute(select(peer_cases.c.created_at, peer_cases.c.delivered_at)).all()
+        last = max(r.delivered_at for r in rows).timestamp()
+        lat = [(r.delivered_at - r.created_at).total_seconds() for r in rows]
+        print(f"    (intake alone: {len(bodies) / intake:.0f} cases/s)")
+        return Figures(f"naive peer, HTTP intake (1 case/request, {clients} clients)", len(bodies), last - t0, lat, cpu)
+    finally:
+        procs.stop("peer-")
+        engine.dispose()
 
 
 # ---------------------------------------------------------------- the hub
@@ -341,13 +555,20 @@ def empty(engine: Engine) -> None:
 
 
 def finish(engine: Engine, label: str, n: int, t0: float) -> Figures:
-    wait_for(lambda: reached_count(engine) + failed_count(engine) >= n, f"{n} handoffs: {milestone}", timeout=600)
+    wait_for(
+        lambda: reached_count(engine) + failed_count(engine) >= n,
+        f"{n} handoffs: {milestone}",
+        timeout=600,
+        every=0.25,  # a count every 20 ms would be load of its own on PostgreSQL
+    )
     if (failed := failed_count(engine)) > 0:
         print(f"    ({failed} handoffs FAILED; the figures count only the others)")
     return Figures(label, n, last_delivery(engine) - t0, latencies(engine))
 
 
-def run_batch_intake(hub: Hub, base: str, bodies: list[dict[str, Any]], batch: int, clients: int) -> Figures:
+def run_batch_intake(
+    hub: Hub, base: str, bodies: list[dict[str, Any]], batch: int, clients: int, meter: Meter
+) -> Figures:
     engine = hub.engine
     empty(engine)
     chunks = [bodies[i : i + batch] for i in range(0, len(bodies), batch)]
@@ -362,11 +583,13 @@ def run_batch_intake(hub: Hub, base: str, bodies: list[dict[str, Any]], batch: i
         if r.status_code != 200:
             raise SystemExit(f"batch intake answered {r.status_code}: {r.text[:300]}")
 
+    meter.start()
     t0 = time.time()
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(send, chunks))
     intake = time.time() - t0
     figures = finish(engine, f"hub, HTTP batch intake ({batch} cases/request, {clients} clients)", len(bodies), t0)
+    figures.cpu = meter.stop()
     print(f"    (intake alone: {len(bodies) / intake:.0f} cases/s)")
     return figures
 
@@ -389,30 +612,35 @@ def poster(base: str) -> Callable[[dict[str, Any]], None]:
     return send
 
 
-def run_http_intake(hub: Hub, base: str, bodies: list[dict[str, Any]], clients: int) -> Figures:
+def run_http_intake(hub: Hub, base: str, bodies: list[dict[str, Any]], clients: int, meter: Meter) -> Figures:
     engine = hub.engine
     empty(engine)
     send = poster(base)
+    meter.start()
     t0 = time.time()
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(send, bodies))
     intake = time.time() - t0
     figures = finish(engine, f"hub, HTTP intake (1 case/request, {clients} clients)", len(bodies), t0)
+    figures.cpu = meter.stop()
     print(f"    (intake alone: {len(bodies) / intake:.0f} cases/s)")
     return figures
 
 
-def run_paced(hub: Hub, base: str, bodies: list[dict[str, Any]], rate: float) -> Figures:
+def run_paced(hub: Hub, base: str, bodies: list[dict[str, Any]], rate: float, meter: Meter) -> Figures:
     """Open loop: case i is sent at t0 + i/rate whatever the answers' pace."""
     engine = hub.engine
     empty(engine)
     send = poster(base)
+    meter.start()
     t0 = time.time()
     with ThreadPoolExecutor(16) as pool:
         for i, body in enumerate(bodies):
             time.sleep(max(0.0, t0 + i / rate - time.time()))
             pool.submit(send, body)
-    return finish(engine, f"hub, paced HTTP intake at {rate:g} cases/s", len(bodies), t0)
+    figures = finish(engine, f"hub, paced HTTP intake at {rate:g} cases/s", len(bodies), t0)
+    figures.cpu = meter.stop()
+    return figures
 
 
 def agency_answers_by_callback(hub: Hub, rest: Simulator, base: str) -> None:
@@ -439,7 +667,10 @@ def main() -> None:
     parser.add_argument(
         "--rest", action="store_true", help="REST agencies on the bundled simulator instead of manual ones"
     )
-    parser.add_argument("--only", choices=["raw", "batch", "http", "paced"], action="append", help="run only these")
+    parser.add_argument("--profile", action="store_true", help="run each process under py-spy (stacks in the log dir)")
+    parser.add_argument(
+        "--only", choices=["raw", "peer", "batch", "http", "paced"], action="append", help="run only these"
+    )
     parser.add_argument(
         "--admin-url", default=os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
     )
@@ -449,7 +680,7 @@ def main() -> None:
     args = parser.parse_args()
     global milestone
     milestone = MILESTONE["rest" if args.rest else "manual"]
-    only = set(args.only or ["raw", "batch", "http", "paced"])
+    only = set(args.only or ["raw", "peer", "batch", "http", "paced"])
     configure_logging("console", "WARNING")
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
 
@@ -459,7 +690,7 @@ def main() -> None:
     with scratch_database(args.admin_url) as db_url:
         categories = write_config(work / "config", rest.url if rest else None)
         settings = Settings(
-            database_url=db_url,
+            database_url=f"{db_url}?application_name={BENCH_APP}",
             broker_url=args.broker_url,
             queue_prefix=prefix,
             config_dir=work / "config",
@@ -476,7 +707,7 @@ def main() -> None:
             "HUB_LOG_LEVEL": "WARNING",
             "BENCH_SIGNING_SECRET": uuid.uuid4().hex,
         }
-        procs = Processes(env, work)
+        procs = Processes(env, work, profile=args.profile)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         s = settings
@@ -488,9 +719,30 @@ def main() -> None:
             f"agencies: {'REST (simulator in this process), delivered = accepted with a ticket' if rest else 'manual'}"
         )
         results: list[Figures] = []
+        shared: dict[str, Callable[[], list[int]]] = {
+            "postgres": lambda: postgres_backends(hub.engine),
+            "rabbitmq": rabbitmq_pids,
+        }
+        peer_meter = Meter(
+            {"api": lambda: procs.pids("peer-api"), "worker": lambda: procs.pids("peer-worker"), **shared}
+        )
+        meter = Meter(
+            {
+                "api": lambda: procs.pids("api"),
+                "worker": lambda: procs.pids("worker-"),
+                "scheduler": lambda: procs.pids("scheduler"),
+                **shared,
+            }
+        )
         try:
             if "raw" in only:
                 results.append(run_raw(procs, args.broker_url, prefix, args.cases, s.worker_concurrency, work))
+                print(results[-1].line(), flush=True)
+            if "peer" in only:
+                bodies = case_bodies(args.cases, categories, "peer")
+                results.append(
+                    run_peer(procs, db_url, args.broker_url, f"{prefix}.peer", bodies, args.clients, peer_meter)
+                )
                 print(results[-1].line(), flush=True)
             for n in range(args.workers):
                 procs.start(HUB, "worker", name=f"worker-{n}")
@@ -502,27 +754,64 @@ def main() -> None:
             warm = case_bodies(20, categories, "warm")
             post(requests.Session(), base, warm[0])
             wait_for(lambda: reached_count(hub.engine) >= 1, "the warm-up case to arrive", timeout=60)
+            memory = {"at rest": meter.rss()}
             if "batch" in only:
-                results.append(run_batch_intake(hub, base, case_bodies(args.cases, categories, "batch"), args.batch, 2))
+                bodies = case_bodies(args.cases, categories, "batch")
+                results.append(run_batch_intake(hub, base, bodies, args.batch, 2, meter))
                 print(results[-1].line(), flush=True)
             if "http" in only:
-                results.append(run_http_intake(hub, base, case_bodies(args.cases, categories, "http"), args.clients))
+                bodies = case_bodies(args.cases, categories, "http")
+                results.append(run_http_intake(hub, base, bodies, args.clients, meter))
                 print(results[-1].line(), flush=True)
             if "paced" in only:
                 n = int(args.rate * args.paced_seconds)
-                results.append(run_paced(hub, base, case_bodies(n, categories, "paced"), args.rate))
+                results.append(run_paced(hub, base, case_bodies(n, categories, "paced"), args.rate, meter))
                 print(results[-1].line(), flush=True)
+                memory["after the paced run"] = meter.rss()
         finally:
             procs.stop_all()
             hub.engine.dispose()
-            delete_queues(args.broker_url, [f"{prefix}.{q}" for q in ("raw", "deliver", "webhook")])
+            queues = ("raw", "peer", "deliver", "webhook", "follow_on")
+            delete_queues(args.broker_url, [f"{prefix}.{q}" for q in queues])
             if rest:
                 rest.stop()
-        raw = next((r for r in results if r.label.startswith("raw")), None)
+        report(results, memory)
+
+
+def report(results: list[Figures], memory: dict[str, dict[str, float]]) -> None:
+    """Ratios against the baselines of this run, CPU per case per process, resident memory."""
+    raw = next((r for r in results if r.label.startswith("raw")), None)
+    peer = next((r for r in results if r.label.startswith("naive peer")), None)
+    print()
+    for r in results:
+        if r is raw or r is peer or r.label.startswith("hub, paced"):
+            continue
+        what = r.label.split(", ", 1)[1]
         if raw:
-            for r in results:
-                if r is not raw and not r.label.startswith("hub, paced"):
-                    print(f"ratio hub/raw, {r.label.split(', ', 1)[1]}: {r.rate / raw.rate:.2f}")
+            print(f"ratio hub/raw, {what}: {r.rate / raw.rate:.2f}")
+        if peer:
+            print(f"ratio hub/naive peer, {what}: {r.rate / peer.rate:.2f}")
+    columns = ["api", "worker", "scheduler", "postgres", "rabbitmq", "machine"]
+    print("\nCPU milliseconds per case (machine: every process on it, other users included)")
+    print(f"{'run':<48}" + "".join(f"{c:>10}" for c in columns) + f"{'busy':>7}")
+    for r in results:
+        if r.cpu is None:
+            continue
+        cells = "".join(f"{1000 * r.cpu.get(c, 0.0) / r.count:>10.2f}" for c in columns)
+        print(f"{r.label[:47]:<48}{cells}{100 * r.cpu['machine_share']:>6.0f}%")
+    if peer and peer.cpu:
+        own = ("api", "worker", "scheduler", "postgres")
+        mine = sum(peer.cpu.get(c, 0.0) for c in own) / peer.count
+        for r in results:
+            if r.cpu is not None and r is not peer and not r.label.startswith("hub, paced"):
+                theirs = sum(r.cpu.get(c, 0.0) for c in own) / r.count
+                print(
+                    f"CPU per case (API + worker + scheduler + PostgreSQL), {r.label} / naive peer: {theirs / mine:.2f}"
+                )
+    if memory:
+        print("\nresident memory, MB")
+        for when, sizes in memory.items():
+            print(f"  {when:<22}" + "  ".join(f"{k} {v:.0f}" for k, v in sizes.items() if k in columns))
 
 
 def free_port() -> int:

@@ -18,7 +18,7 @@ from broker.outbox import DELIVER
 from broker.routing import route
 from broker.store.engine import now, transaction
 from broker.store.tables import cases, handoffs
-from schemas import CaseIn, CaseState
+from schemas import CaseIn, CaseOut, CaseState, HandoffSummary
 
 log = structlog.get_logger(__name__)
 
@@ -30,6 +30,8 @@ class Accepted:
     case_id: str
     reference: str
     created: bool
+    written: CaseOut | None = None
+    """The case as this call committed it (created only): the answer, without reading it back."""
 
 
 def submit_cases(engine: Engine, directory: Directory, batch: list[CaseIn], actor: str) -> list[Accepted]:
@@ -71,7 +73,7 @@ def _insert(
             continue
         case_id = new_id("c")
         known[case.reference] = case_id
-        results.append(Accepted(case_id, case.reference, created=True))
+        payload = case.model_dump(mode="json")
         case_rows.append(
             {
                 "id": case_id,
@@ -79,17 +81,29 @@ def _insert(
                 "kind": case.kind.value,
                 "category": case.category,
                 "state": CaseState.routed.value,
-                "payload": case.model_dump(mode="json"),
+                "payload": payload,
                 "created_at": at,
                 "updated_at": at,
             }
         )
-        routed = []
+        routed, written = [], []
         for agency_id in agencies:
             row = handoff_row(directory, case_id, agency_id, at, case.kind.value, case.category)
             clocks = deadlines.announce(directory.sla, row["ack_due_at"], row["answer_due_at"], row["answer_allowed"])
             routed.append({"handoff": row["id"], "agency": agency_id, **clocks})
             handoff_rows.append(row)
+            written.append(_summary(row))
+        written.sort(key=lambda h: h.id)  # as a read-back orders them
+        out = CaseOut(
+            id=case_id,
+            reference=case.reference,
+            state=CaseState.routed,
+            case=CaseIn.model_validate(payload),
+            handoffs=written,
+            created_at=at,
+            updated_at=at,
+        )
+        results.append(Accepted(case_id, case.reference, created=True, written=out))
         event_rows.append(_event("case.received", case_id, actor, {"kind": case.kind.value, "category": case.category}))
         event_rows.append(_event("case.routed", case_id, "hub", {"handoffs": routed}))
     if case_rows:
@@ -100,6 +114,21 @@ def _insert(
         log.info("cases.accepted", count=len(case_rows), handoffs=len(handoff_rows))
         metrics.cases_received(case_rows)
     return results
+
+
+def _summary(row: dict[str, Any]) -> HandoffSummary:
+    """A new handoff row as the national system reads it back."""
+    return HandoffSummary(
+        id=row["id"],
+        agency=row["agency_id"],
+        state=row["state"],
+        overdue=row["overdue"],
+        followup=None,
+        attempts=row["attempts"],
+        agency_reference=None,
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
 
 
 def _event(type: str, case_id: str, actor: str, data: dict[str, Any]) -> dict[str, Any]:

@@ -58,7 +58,7 @@ class Relay:
             return 0
         groups: dict[tuple[str, str | None], list[tuple[str, str]]] = defaultdict(list)
         for work in claimed:
-            groups[(work.topic, work.agency_id)].append((work.ref, work.token))
+            groups[(work.topic, self._group(work.agency_id))].append((work.ref, work.token))
         published = 0
         for (topic, _agency), items in groups.items():
             for chunk in _chunks(items, s.task_batch):
@@ -69,6 +69,13 @@ class Relay:
                     log.warning("relay.publish_failed", topic=topic, count=len(chunk), error=str(exc))
                     self._release(topic, [ref for ref, _ in chunk])
         return published
+
+    def _group(self, agency_id: str | None) -> str | None:
+        """Which broker messages work may share: one agency's, so a slow agency holds up only its own;
+        manual agencies wait on nobody, so their work shares messages (fewer, fuller tasks)."""
+        if agency_id is None or agency_id not in self.hub.directory.agencies:
+            return agency_id
+        return None if self.hub.directory.adapter(agency_id).capabilities.manual else agency_id
 
     def _release(self, topic: str, refs: list[str]) -> None:
         """Make unpublished work due again at once, rather than after a whole lease."""

@@ -47,9 +47,10 @@ def run(hub: Hub, publish: Publish, stop: threading.Event, jobs: list[Periodic] 
     jobs = default_jobs() if jobs is None else list(jobs)
     log.info("scheduler.started", jobs=[j.name for j in jobs])
     while not stop.is_set():
-        busy = False
+        started = time.monotonic()
+        published = 0
         try:
-            busy = relay.run_once() > 0
+            published = relay.run_once()
         except Exception:
             log.exception("relay.pass_failed")
         at = time.monotonic()
@@ -60,6 +61,10 @@ def run(hub: Hub, publish: Publish, stop: threading.Event, jobs: list[Periodic] 
                     job.run(hub)
                 except Exception:
                     log.exception("scheduler.job_failed", job=job.name)
-        if not busy:
+        if published == 0:
             waiter.wait(hub.settings.relay_interval)
+        elif published < hub.settings.relay_batch:
+            # cases trickling in: linger, so the next pass (and each broker message) carries several;
+            # a full pass means a backlog, worked through at once
+            stop.wait(max(0.0, hub.settings.relay_linger - (time.monotonic() - started)))
     waiter.close()

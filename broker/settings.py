@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     backoff_base: float = Field(default=2.0, gt=0, description="First retry delay, seconds.")
     backoff_cap: float = Field(default=600.0, gt=0, description="Longest retry delay, seconds.")
     relay_interval: float = Field(default=0.2, gt=0, description="How often the relay looks for due work.")
+    relay_linger: float = Field(
+        default=0.05,
+        ge=0,
+        description="While cases trickle in, a relay pass waits this long after the last one, so it carries "
+        "several (seconds; a full pass goes on at once).",
+    )
     relay_batch: int = Field(default=500, ge=1, description="Outbox rows claimed per relay pass.")
     task_batch: int = Field(default=20, ge=1, description="Handoffs carried by one broker message.")
     worker_concurrency: int = Field(default=4, ge=1, description="Worker threads or processes.")

@@ -35,11 +35,13 @@ def submit_case(case: CaseIn, response: Response, hub: HubDep, caller: Caller) -
     """Accept a case; it is committed with its handoffs before this answers.
 
     Idempotent on `reference`: submitting the same reference again returns the existing case with 200.
+    A new case is answered as committed (routed, its handoffs pending), without reading it back.
     """
     accepted = submit_cases(hub.engine, hub.directory, [case], actor=caller)[0]
-    if not accepted.created:
-        response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"/v1/cases/{accepted.case_id}"
+    if accepted.written is not None:
+        return accepted.written
+    response.status_code = status.HTTP_200_OK
     with hub.engine.connect() as conn:
         return get_case(conn, accepted.case_id)
 

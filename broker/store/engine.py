@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 
 from broker.settings import Settings
 
@@ -46,9 +47,40 @@ def make_engine(settings: Settings) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(
-        settings.database_url, json_serializer=_dumps, pool_size=10, max_overflow=20, pool_pre_ping=True
-    )
+    engine = create_engine(settings.database_url, json_serializer=_dumps, pool_size=10, max_overflow=20)
+    _ping_when_idle(engine)
+    return engine
+
+
+PING_AFTER_IDLE = 1.0
+"""A pooled connection idle longer than this (seconds) is pinged before use."""
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection before use only when it sat idle (SQLAlchemy's pre-ping pings every time).
+
+    A connection that was just used is alive: under load this saves a round trip per transaction.
+    One that waited (a database restart, a firewall's idle timeout) is pinged, and a dead one is
+    replaced before anyone sees it. A restart in the middle of a burst fails the transactions on
+    connections already open once; SQLAlchemy then drops the whole pool, and the hub's callers
+    retry (the outbox re-publishes, the national system re-posts by reference).
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE:
+            return  # new, or used a moment ago
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except Exception:
+            alive = False
+        if not alive:
+            raise exc.DisconnectionError("connection lost while idle in the pool")  # the pool reconnects
 
 
 @contextmanager

@@ -72,6 +72,32 @@ def test_the_relay_never_has_more_than_an_agencys_limit_in_flight(hub: Hub) -> N
     assert in_flight(hub) == {SLOW: 2, BUSY: 3}
 
 
+def test_manual_agencies_share_broker_messages_while_each_connected_agency_has_its_own(
+    any_hub: Hub, tmp_path: Path
+) -> None:
+    """Manual delivery waits on nobody, so it needs no message of its own: fewer, fuller worker tasks."""
+    agencies = {
+        "phoned-1": {},
+        "phoned-2": {},
+        SLOW: {"adapter": {"kind": "stub"}},
+        BUSY: {"adapter": {"kind": "stub"}},
+    }
+    hub = hub_with_agencies(any_hub, tmp_path / "config", agencies, agency_max_in_flight=3)
+    for agency_id in agencies:
+        submit(hub, agency_id, 2)
+    relay, published = collecting_relay(hub)
+    assert relay.run_once() == 8
+    agency_of = {}
+    with hub.engine.connect() as conn:
+        agency_of = dict(conn.execute(select(handoffs.c.id, handoffs.c.agency_id)).all())
+    messages = sorted(sorted(agency_of[ref] for ref, _token in message) for message in published)
+    assert messages == [[BUSY, BUSY], ["phoned-1", "phoned-1", "phoned-2", "phoned-2"], [SLOW, SLOW]]
+    for message in published:
+        dispatch.deliver(hub, message)
+    assert delivered(hub, "phoned-1") == delivered(hub, "phoned-2") == 2
+    hub.engine.dispose()
+
+
 def test_work_waiting_for_a_retry_is_not_in_flight(hub: Hub) -> None:
     adapter_settings = hub.directory.adapter(SLOW).settings
     assert isinstance(adapter_settings, StubSettings)

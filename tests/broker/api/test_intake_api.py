@@ -52,6 +52,20 @@ def test_a_submitted_case_is_committed_routed_and_readable(api: tuple[Hub, str])
     assert trail[0]["actor"] == "national-system"
 
 
+def test_the_answer_to_a_submission_is_the_case_as_read_back(api: tuple[Hub, str]) -> None:
+    """The answer is built from what was committed (no read-back): it must say exactly what a read says."""
+    _hub, base = api
+    sent = body(category="public-bus", agency=None)
+    created = requests.post(f"{base}/v1/cases", json=sent, headers=HEADERS, timeout=5)
+    read = requests.get(f"{base}/v1/cases/{created.json()['id']}", headers=HEADERS, timeout=5)
+    assert created.status_code == 201
+    assert created.json() == read.json()
+    several = body(category="public-bus", agency="ministry-of-works")
+    created = requests.post(f"{base}/v1/cases", json=several, headers=HEADERS, timeout=5)
+    read = requests.get(f"{base}/v1/cases/{created.json()['id']}", headers=HEADERS, timeout=5)
+    assert created.json() == read.json()
+
+
 def test_the_same_reference_twice_answers_200_with_the_first_case(api: tuple[Hub, str]) -> None:
     hub, base = api
     sent = body()
