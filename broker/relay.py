@@ -71,8 +71,11 @@ class Relay:
         return published
 
     def _group(self, agency_id: str | None) -> str | None:
-        """Which broker messages work may share: one agency's, so a slow agency holds up only its own;
-        manual agencies wait on nobody, so their work shares messages (fewer, fuller tasks)."""
+        """Which broker messages work may share.
+
+        One agency's work travels alone, so a slow agency holds up only its own; manual agencies
+        wait on nobody, so their work shares messages (fewer, fuller worker tasks).
+        """
         if agency_id is None or agency_id not in self.hub.directory.agencies:
             return agency_id
         return None if self.hub.directory.adapter(agency_id).capabilities.manual else agency_id

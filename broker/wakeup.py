@@ -1,15 +1,22 @@
 """Waking the relay as soon as new outbox work commits, instead of at its next poll.
 
-On PostgreSQL, `outbox.enqueue` sends a NOTIFY in the writer's transaction (delivered only if it
-commits) and the scheduler LISTENs between passes, so a case's handoff is relayed within
-milliseconds of its intake. The poll every `relay_interval` stays as the safety net: a lost
-notification (listener reconnecting) only delays work, it never loses it. SQLite has no
-notifications and simply polls.
+On PostgreSQL, `outbox.enqueue` marks its transaction, and once that transaction has committed
+(`store.engine.transaction`) a NOTIFY is sent; the scheduler LISTENs between passes, so a case's
+handoff is relayed within milliseconds of its intake. The poll every `relay_interval` stays as the
+safety net: a lost notification (listener reconnecting, a process dying between its commit and
+the NOTIFY) only delays work, it never loses it. SQLite has no notifications and simply polls.
+
+The NOTIFY is not sent inside the writer's transaction: PostgreSQL serialises the commits of
+notifying transactions on one lock held through the commit's WAL flush, which made every intake
+wait for the one before it. Sent after the commit by one thread per process, in a transaction of
+its own that writes nothing, it holds that lock for microseconds, and commits that land while one
+NOTIFY is under way share the next one.
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 
 import psycopg
 import structlog
@@ -27,10 +34,71 @@ It bounds passes to about a hundred a second under load, which keeps the relay's
 workers' cost per case down, at the price of a few milliseconds of latency."""
 
 
+PENDING = "hub_announce"
+"""Key in a connection's `info`: its transaction wrote outbox work, to announce after the commit."""
+
+
 def announce(conn: Connection) -> None:
     """Tell listening relays, once this transaction commits, that work is due."""
     if conn.dialect.name == "postgresql":
-        conn.execute(text(f"NOTIFY {CHANNEL}"))
+        conn.info[PENDING] = True
+
+
+def after_commit(engine: Engine) -> None:
+    """Announce committed work: a NOTIFY soon, from this process's announcer (never blocks the caller)."""
+    with _LOCK:
+        announcer = _ANNOUNCERS.get(engine)
+        if announcer is None:
+            announcer = _ANNOUNCERS[engine] = Announcer(engine)
+    announcer.poke()
+
+
+class Announcer:
+    """Sends NOTIFY after commits, on a thread of its own; commits during one NOTIFY share the next.
+
+    A poke after a commit sets a flag; the thread clears it and then notifies, so every commit
+    that poked before the clear is covered by the NOTIFY that follows. The thread ends after a
+    few idle seconds and starts again on the next poke.
+    """
+
+    IDLE_SECONDS = 5.0
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = weakref.ref(engine)  # the registry's value must not keep its key alive
+        self.wanted = threading.Event()
+        self.lock = threading.Lock()
+        self.running = False
+
+    def poke(self) -> None:
+        """A commit wrote work: make sure a NOTIFY follows it."""
+        self.wanted.set()
+        with self.lock:
+            if not self.running:
+                self.running = True
+                threading.Thread(target=self._run, name="hub-announcer", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            if not self.wanted.wait(self.IDLE_SECONDS):
+                with self.lock:
+                    if not self.wanted.is_set():
+                        self.running = False
+                        return
+            self.wanted.clear()
+            engine = self.engine()
+            if engine is None:
+                return
+            try:
+                with engine.connect() as conn:
+                    conn.execution_options(isolation_level="AUTOCOMMIT").execute(text(f"NOTIFY {CHANNEL}"))
+            except Exception as exc:  # the relay's poll picks the work up anyway
+                log.warning("relay.announce_failed", error=str(exc))
+                self.wanted.wait(1.0)
+            del engine
+
+
+_ANNOUNCERS: weakref.WeakKeyDictionary[Engine, Announcer] = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
 
 
 class Waiter:

@@ -31,19 +31,23 @@ HubDep = Annotated[Hub, Depends(get_hub_dep)]
         422: {"description": "A field is missing or wrong, or names an unknown agency or category."},
     },
 )
-def submit_case(case: CaseIn, response: Response, hub: HubDep, caller: Caller) -> CaseOut:
+def submit_case(case: CaseIn, hub: HubDep, caller: Caller) -> Response:
     """Accept a case; it is committed with its handoffs before this answers.
 
     Idempotent on `reference`: submitting the same reference again returns the existing case with 200.
     A new case is answered as committed (routed, its handoffs pending), without reading it back.
     """
     accepted = submit_cases(hub.engine, hub.directory, [case], actor=caller)[0]
-    response.headers["Location"] = f"/v1/cases/{accepted.case_id}"
+    headers = {"Location": f"/v1/cases/{accepted.case_id}"}
     if accepted.written is not None:
-        return accepted.written
-    response.status_code = status.HTTP_200_OK
+        return _answer(accepted.written, status.HTTP_201_CREATED, headers)
     with hub.engine.connect() as conn:
-        return get_case(conn, accepted.case_id)
+        return _answer(get_case(conn, accepted.case_id), status.HTTP_200_OK, headers)
+
+
+def _answer(case: CaseOut, status_code: int, headers: dict[str, str]) -> Response:
+    """A case as JSON, serialised once by its own model (it is valid: FastAPI need not check it again)."""
+    return Response(case.model_dump_json(), status_code, headers, media_type="application/json")
 
 
 @router.post(

@@ -85,9 +85,21 @@ def _ping_when_idle(engine: Engine) -> None:
 
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Connection]:
-    """One transaction: committed on success, rolled back on any error."""
+    """One transaction: committed on success, rolled back on any error.
+
+    Outbox work it wrote is announced to the relay once it has committed (broker.wakeup).
+    """
+    from broker import wakeup
+
+    announced = False
     with engine.begin() as conn:
-        yield conn
+        conn.info.pop(wakeup.PENDING, None)
+        try:
+            yield conn
+        finally:
+            announced = conn.info.pop(wakeup.PENDING, False)
+    if announced:
+        wakeup.after_commit(engine)
 
 
 def now() -> datetime:

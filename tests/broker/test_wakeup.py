@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import threading
 
-from broker import outbox
+import pytest
+from sqlalchemy import Engine, func, select
+
+from broker import outbox, wakeup
 from broker.hub import Hub
 from broker.store.engine import transaction
+from broker.store.tables import outbox as outbox_table
 from broker.wakeup import Waiter
 from tests.support import wait_until
 
@@ -32,3 +36,38 @@ def test_on_sqlite_the_waiter_sleeps_until_stopped(sqlite_hub: Hub) -> None:
     thread.start()
     stop.set()
     wait_until(done.is_set, "stop to end the wait", timeout=30)
+
+
+def test_work_is_announced_only_after_its_transaction_commits(pg_hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The NOTIFY follows the commit (never inside it), and a rolled-back transaction announces nothing."""
+    seen_at_announce: list[int] = []
+
+    def after_commit(engine: Engine) -> None:
+        with engine.connect() as conn:  # another connection: only committed rows are visible
+            seen_at_announce.append(conn.execute(select(func.count()).select_from(outbox_table)).scalar_one())
+
+    monkeypatch.setattr(wakeup, "after_commit", after_commit)
+    with pytest.raises(RuntimeError), transaction(pg_hub.engine) as conn:
+        outbox.enqueue(conn, [("deliver", "h_rolled_back", "some-agency")])
+        raise RuntimeError("rolled back")
+    with transaction(pg_hub.engine) as conn:
+        conn.execute(select(1))  # no outbox work: nothing to announce
+    assert seen_at_announce == []
+    with transaction(pg_hub.engine) as conn:
+        outbox.enqueue(conn, [("deliver", "h_committed", "some-agency")])
+    assert seen_at_announce == [1]
+
+
+def test_a_burst_of_commits_wakes_a_waiting_relay(pg_hub: Hub) -> None:
+    """Commits landing while a NOTIFY is under way share the next one, and the relay still wakes."""
+    stop = threading.Event()
+    waiter = Waiter(pg_hub.engine, stop)
+    waiter.wait(0.01)  # connects and listens
+    for n in range(20):
+        with transaction(pg_hub.engine) as conn:
+            outbox.enqueue(conn, [("deliver", f"h_many_{n}", "some-agency")])
+    woken = threading.Event()
+    thread = threading.Thread(target=lambda: (waiter.wait(600), woken.set()), daemon=True)
+    thread.start()
+    wait_until(woken.is_set, "the last commit's notification", timeout=30)
+    waiter.close()
