@@ -32,11 +32,13 @@ class Periodic:
 def default_jobs() -> list[Periodic]:
     """The jobs every scheduler runs beside the relay (each tolerates a twin in another scheduler)."""
     from broker import inbound, retention, sweep
+    from broker.recurring import store as recurring
 
     return [
         Periodic("deadlines.sweep", sweep.SWEEP_EVERY, sweep.sweep),
         Periodic("agencies.read", inbound.TICK_SECONDS, inbound.read_agencies),
         Periodic("retention", retention.EVERY, retention.run_scheduled),
+        Periodic("recurring.attach", recurring.EVERY, recurring.run_scheduled),
     ]
 
 

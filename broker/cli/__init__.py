@@ -10,7 +10,7 @@ import typer
 from pydantic import BaseModel, ValidationError
 from rich.markup import escape
 
-from broker.cli import agencies, deadlines, export, followup, inbound, report, retention, review, users
+from broker.cli import agencies, deadlines, export, followup, inbound, recurring, report, retention, review, users
 from broker.cli._hub import err, loaded_hub, require_api_key, require_safe_leases
 from broker.hub import Hub, get_hub, set_hub
 from broker.logging import configure_logging
@@ -31,6 +31,7 @@ app.add_typer(deadlines.app, name="deadlines")
 app.add_typer(report.app, name="report")
 app.add_typer(retention.app, name="retention")
 app.add_typer(export.app, name="export")
+app.add_typer(recurring.app, name="recurring")
 app.add_typer(users.app, name="users")
 
 

@@ -74,3 +74,61 @@ def _pct(share: float | None) -> str:
 
 def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
+
+
+@app.command("recurring")
+def recurring(
+    start: Annotated[datetime | None, typer.Option("--from", formats=["%Y-%m-%d"], help="First day (local).")] = None,
+    end: Annotated[datetime | None, typer.Option("--to", formats=["%Y-%m-%d"], help="Last day (local).")] = None,
+    agency: Annotated[str | None, typer.Option("--agency", help="Only groups with a case sent to this agency.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV with a header line.")] = False,
+) -> None:
+    """Recurring complaints (الشكاوى المتكررة): groups of cases reporting one problem at one place."""
+    from broker.recurring.report import RecurringGroup, recurring_report
+
+    if as_json and as_csv:
+        err.print("[red]--json and --csv: choose one[/red]")
+        raise typer.Exit(2)
+    if start and end and end < start:
+        err.print("[red]--to: must not be before --from[/red]")
+        raise typer.Exit(2)
+    hub = loaded_hub()
+    if agency is not None and agency not in hub.directory.agencies:
+        err.print(f"[red]--agency: unknown agency {agency!r}[/red]")
+        raise typer.Exit(2)
+    with hub.engine.connect() as conn:
+        groups = recurring_report(
+            conn, hub.directory.sla.calendar.zone, start.date() if start else None, end.date() if end else None, agency
+        )
+    rows = [dataclasses.asdict(g) for g in groups]
+    if as_json:
+        period = {"from": start.date().isoformat() if start else None, "to": end.date().isoformat() if end else None}
+        typer.echo(json.dumps({**period, "agency": agency, "groups": rows}, ensure_ascii=False, indent=2))
+    elif as_csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=[f.name for f in dataclasses.fields(RecurringGroup)])
+        writer.writeheader()
+        for row in rows:
+            row["references"] = " ".join(row["references"])
+            row["agencies"] = " ".join(row["agencies"])
+            row["categories"] = " ".join(row["categories"])
+            row["trend"] = " ".join(f"{w}:{n}" for w, n in row["trend"])
+            writer.writerow(row)
+    else:
+        table = Table(title="Recurring complaints / الشكاوى المتكررة")
+        for col in ("group", "cases", "place", "categories", "agencies", "first", "last", "trend", "known"):
+            table.add_column(col)
+        for g in groups:
+            place = "/".join(p for p in (g.governorate, g.block, g.road) if p) or "-"
+            table.add_row(
+                g.group,
+                str(g.cases),
+                place,
+                " ".join(g.categories),
+                " ".join(g.agencies),
+                g.first_report[:10],
+                g.last_report[:10],
+                " ".join(str(n) for _, n in g.trend),
+                g.owner_agency or "",
+            )
+        out.print(table)

@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from broker.recurring.lexicon import concepts
+from broker.recurring.lexicon import FAULTS, concepts
 from broker.recurring.normalise import normalise
 
 Vector = dict[int, float]
@@ -66,6 +66,12 @@ class Signature:
     vector: Vector
     concepts: tuple[str, ...] = ()
     agencies: tuple[str, ...] = field(default=())
+    kind: str = "complaint"
+
+    @property
+    def faults(self) -> frozenset[str]:
+        """The families of the faults it names (see `lexicon.FAULTS`)."""
+        return frozenset(FAULTS[c] for c in self.concepts if c in FAULTS)
 
 
 @cache
@@ -130,4 +136,5 @@ def signature(
         vector=vector,
         concepts=found,
         agencies=agencies,
+        kind=payload.get("kind", "complaint"),
     )

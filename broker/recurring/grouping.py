@@ -27,6 +27,8 @@ class Params:
     """Least similarity to join a group."""
     road_mismatch: float = 0.75
     """Similarity is multiplied by this when both name a road and the roads differ."""
+    fault_mismatch: float = 0.6
+    """Similarity is multiplied by this when both name faults and share none (an outage is not a bill)."""
 
 
 @dataclass
@@ -34,10 +36,12 @@ class Group:
     """A group as grouping sees it: its place, span, categories and the sum of its cases' vectors."""
 
     id: str
+    kind: str
     place: Place
     first_at: datetime
     last_at: datetime
     size: int = 0
+    faults: list[str] = field(default_factory=list)
     categories: list[str] = field(default_factory=list)
     centroid: Vector = field(default_factory=dict)
     centroid_norm: float = 0.0
@@ -53,6 +57,7 @@ class Group:
         )
         if sig.category not in self.categories:
             self.categories.append(sig.category)
+        self.faults.extend(sorted(sig.faults.difference(self.faults)))
         for i, v in sig.vector.items():
             self.centroid[i] = self.centroid.get(i, 0.0) + v
         self.centroid_norm = norm(self.centroid)
@@ -96,9 +101,13 @@ class Attached:
 
 def score(sig: Signature, group: Group, params: Params) -> float:
     """How well `sig` fits `group`: cosine to the group's centroid, times the place factor."""
+    if sig.kind != group.kind:
+        return 0.0  # a suggestion is not a complaint about the same thing
     factor = place_factor(sig.place, group.place, params.road_mismatch)
     if factor == 0.0:
         return 0.0
+    if sig.faults and group.faults and sig.faults.isdisjoint(group.faults):
+        factor *= params.fault_mismatch
     return factor * cosine(sig.vector, group.centroid, group.centroid_norm)
 
 
@@ -110,7 +119,7 @@ def attach(index: Index, sig: Signature, params: Params = Params()) -> Attached:
         if s >= params.threshold and (best is None or s > best[0]):
             best = (s, group)
     if best is None:
-        group = Group(group_id(sig.case_id), Place(), sig.at, sig.at)
+        group = Group(group_id(sig.case_id), sig.kind, Place(), sig.at, sig.at)
         group.add(sig)
         index.save(group, sig, 1.0, created=True)
         return Attached(sig.case_id, group.id, 1.0, created=True)

@@ -307,6 +307,23 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
 }
 """Concept → its forms in Arabic (with dialect spellings) and English."""
 
+FAULTS: dict[str, str] = {
+    f"c:{name}": family
+    for family, names in {
+        "out": ("outage", "not-working", "dark"),  # lights off, no power, broken: one kind of fault
+        "weak-pressure": ("weak-pressure",),
+        "water-where-it-should-not-be": ("flooding", "sewage", "leak"),
+        "pothole": ("pothole", "cracks"),
+        "dirt": ("waste", "abandoned-car", "smell"),
+        "delay": ("delay", "not-available", "crowding"),
+        "noise": ("noise",),
+        "charge": ("overcharge", "bill", "meter"),
+        "pests": ("mosquitoes", "rodents", "stray-dogs"),
+    }.items()
+    for name in names
+}
+"""Concepts that say what is wrong, by family: two reports naming faults of no common family differ."""
+
 PLACES: dict[str, tuple[str, ...]] = {
     "saar": ("سار", "saar"),
     "hidd": ("الحد", "hidd", "al hidd"),

@@ -406,6 +406,63 @@ queue_samples = Table(
 """The follow-up queue's size by reason, sampled by the scheduler, for the statistics."""
 
 
+recurring_groups = Table(
+    "recurring_groups",
+    metadata,
+    Column("id", String(32), primary_key=True),  # g_ + the first case's id (broker.recurring.grouping)
+    Column("kind", String(20), nullable=False),
+    Column("governorate", String(20), nullable=True),
+    Column("block", String(20), nullable=True),
+    Column("road", String(20), nullable=True),
+    Column("first_at", UTCDateTime, nullable=False),
+    Column("last_at", UTCDateTime, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("categories", JSON, nullable=False),
+    Column("faults", JSON, nullable=False),
+    Column("centroid", LargeBinary, nullable=False),  # the sum of its cases' vectors, packed
+    Column("centroid_norm", Float, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+"""Groups of cases reporting one problem at one place (broker.recurring); rebuilt by `recurring rebuild`."""
+
+recurring_keys = Table(
+    "recurring_keys",
+    metadata,
+    Column("key", String(120), primary_key=True),  # cat:<category> or blk:<governorate>:<block>
+    Column("group_id", String(32), primary_key=True),
+    Column("last_at", UTCDateTime, nullable=False),
+    Index("ix_recurring_keys_key_last_at", "key", "last_at"),
+    Index("ix_recurring_keys_group_id", "group_id"),
+)
+"""The candidate index: groups by key, with their latest report, so attaching reads only recent groups."""
+
+recurring_cases = Table(
+    "recurring_cases",
+    metadata,
+    Column("case_id", String(32), primary_key=True),
+    Column("group_id", String(32), nullable=False, index=True),
+    Column("seq", Integer, nullable=False, unique=True),  # attachment order: a rebuild replays it
+    Column("score", Float, nullable=False),
+    Column("at", UTCDateTime, nullable=False),  # when the citizen reported it
+    Column("agencies", JSON, nullable=False),
+    Column("flagged", Boolean, nullable=False, default=False),  # joined a known recurring problem
+    Column("attached_at", UTCDateTime, nullable=False),
+)
+"""Each grouped case: its group, and the order it was attached in."""
+
+recurring_marks = Table(
+    "recurring_marks",
+    metadata,
+    Column("group_id", String(32), primary_key=True),
+    Column("owner_agency", String(80), nullable=False),
+    Column("note", Text, nullable=True),
+    Column("marked_by", String(200), nullable=False),
+    Column("marked_at", UTCDateTime, nullable=False),
+)
+"""Groups the central office marked as a known recurring problem, with the agency owning the permanent
+fix; kept apart from the groups so a rebuild (which names groups the same way) keeps them."""
+
+
 def row_dict(row: Any) -> dict[str, Any]:
     """A result row as a plain dict."""
     return dict(row._mapping)
