@@ -292,7 +292,7 @@ def _unmatched(
     engine: Engine, agency_id: str, dedup_key: str, reason: str, item: Unmatched | None = None, text: str = ""
 ) -> None:
     """Put what names no handoff on the central office's review list, once."""
-    fields = item.model_dump() if item is not None else {"text": text}
+    fields = item.model_dump(exclude={"dedup_key", "reason"}) if item is not None else {"text": text}
     try:
         with transaction(engine) as conn:
             if _logged(conn, agency_id, dedup_key):

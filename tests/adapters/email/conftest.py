@@ -11,13 +11,18 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from pydantic import SecretStr
 
 from adapters.email import EmailAdapter
 from adapters.testing.email_agency import AgencyMailServer, running_mail_server
+from broker.hub import Hub
 from schemas import AgencyConfig
 from tests.adapters.email.dovecot import PASSWORD, PASSWORD_ENV, Dovecot
+from tests.broker.agency_setup import hub_with_agencies
 
 REPLY_TO = "tawasul-replies@hub.example.bh"
+SECRET = "reply-secret-for-the-email-tests-0123456789"
+AGENCY = "ministry-of-works"
 
 
 @pytest.fixture
@@ -106,3 +111,29 @@ def dovecot(monkeypatch: pytest.MonkeyPatch) -> Iterator[Dovecot]:
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def email_settings(server: AgencyMailServer, dovecot: Dovecot, **over: Any) -> dict[str, Any]:
+    return {
+        "kind": "email",
+        "to": ["complaints@works.example.bh"],
+        "from_address": "tawasul@hub.example.bh",
+        "reply_to": REPLY_TO,
+        "smtp": {"host": server.host, "port": server.port, "security": "plain"},
+        "mode": "imap",
+        "imap": dovecot.settings(idle_seconds=0),
+        "attachments": {"mode": "multipart"},
+        **over,
+    }
+
+
+@pytest.fixture
+def hub(
+    sqlite_hub: Hub,
+    tmp_path: Path,
+    agency_server: AgencyMailServer,
+    dovecot: Dovecot,
+    file_store: tuple[str, dict[str, tuple[str, bytes]]],
+) -> Hub:
+    agencies = {AGENCY: {"adapter": email_settings(agency_server, dovecot)}}
+    return hub_with_agencies(sqlite_hub, tmp_path / "config", agencies, reply_secret=SecretStr(SECRET))

@@ -123,8 +123,8 @@ def test_the_share_taken_exactly(capsys: pytest.CaptureFixture[str]) -> None:
     for row in TABLE:
         raw = (HERE / row["file"]).read_bytes()
         ours = exact(row, outcome_of(raw))
-        text_rows = row["outcome"] not in ("bounce", "auto_reply", "unmatched", "refused")
-        library = _library_text(raw) == row["text"] if text_rows else None
+        is_text = row["outcome"] not in ("bounce", "auto_reply", "unmatched", "refused")
+        library = _library_text(raw) == row["text"] if is_text else None
         rows.append((row["file"], ours, library))
     taken = {name for name, ours, _ in rows if ours}
     text_rows = [r for r in rows if r[2] is not None]
