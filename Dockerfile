@@ -5,7 +5,7 @@ COPY broker broker
 COPY adapters adapters
 COPY schemas schemas
 COPY config config
-RUN pip install --no-cache-dir . && useradd --system hub
+RUN pip install --no-cache-dir ".[soap]" && useradd --system hub
 USER hub
 ENV HUB_CONFIG_DIR=/app/config
 EXPOSE 8700

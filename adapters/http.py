@@ -150,6 +150,8 @@ class _Tracked(HTTPConnection):
     def request(self, *args: Any, **kwargs: Any) -> None:
         if _call.holder is not None:
             _call.holder[0] = self
+        if getattr(self, "sock", None) is not None:  # kept alive from an earlier call: connected all the same
+            _call.connected = True
         _call.requested = True
         super().request(*args, **kwargs)
 

@@ -15,6 +15,7 @@ BUILTIN: dict[str, str] = {
     "email": "adapters.email:EmailAdapter",
     "manual": "adapters.manual:ManualAdapter",
     "rest": "adapters.rest:RestAdapter",
+    "soap": "adapters.soap:SoapAdapter",
     "stub": "adapters.testing:StubAdapter",
 }
 """Built-in kinds; resolved on first use so a protocol's library loads only when an agency uses it."""

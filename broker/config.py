@@ -71,6 +71,8 @@ class Directory:
         for agency_id, adapter in self._adapters.items():
             try:
                 adapter.check()
+            except ConfigError as exc:  # every problem, each on its line with the agency's path
+                problems += [f"agencies.{agency_id}.adapter: {problem}" for problem in exc.problems]
             except HubError as exc:
                 problems.append(f"agencies.{agency_id}.adapter: {exc}")
         return problems

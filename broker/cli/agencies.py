@@ -1,4 +1,4 @@
-"""`tawasul-hub agencies keys`: issue, revoke and list the agencies' API keys."""
+"""`tawasul-hub agencies`: the agencies' API keys, their circuits, and a check of one agency's connection."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from adapters.errors import ConfigError, HubError
 from broker import agency_keys
 from broker.cli._hub import loaded_hub
 from broker.cli.status import circuits
@@ -71,3 +72,35 @@ def list_keys(agency: Annotated[str | None, typer.Argument(help="Only this agenc
         revoked = f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else ""
         table.add_row(k.id, k.agency_id, k.lookup, f"{k.created_at:%Y-%m-%d %H:%M}", k.created_by, revoked)
     out.print(table)
+
+
+@app.command("check")
+def check(agency: Annotated[str, typer.Argument(help="The agency's id in agencies.yaml.")]) -> None:
+    """Ask AGENCY's endpoint whether the configuration works; for SOAP, print its WSDL's operations too.
+
+    A SOAP agency's WSDL is loaded and each operation printed with its parameter tree (types,
+    occurrence, enumerations); the mapping is checked against it: unknown operations, unknown or
+    missing required fields, codes outside the WSDL's enumerations. Exit 2 on any problem.
+    """
+    hub = loaded_hub()
+    if agency not in hub.directory.agencies:
+        err.print(f"[red]AGENCY: unknown agency '{agency}'[/red]")
+        raise typer.Exit(2)
+    adapter = hub.directory.adapter(agency)
+    out.print(f"{agency}: {adapter.kind} adapter")
+    explain = getattr(adapter, "explain", None)
+    problems: list[str] = []
+    try:
+        if callable(explain):
+            for line in explain():
+                out.print(line, markup=False, highlight=False)
+        adapter.check()
+    except ConfigError as exc:
+        problems = exc.problems
+    except HubError as exc:
+        problems = [str(exc)]
+    for problem in problems:
+        err.print(f"agencies.{agency}.adapter: {problem}", markup=False, style="red")
+    if problems:
+        raise typer.Exit(2)
+    out.print("OK: the configuration fits the agency's service / الإعدادات مطابقة لخدمة الجهة")

@@ -8,6 +8,7 @@ import secrets
 import threading
 import time
 from collections import Counter
+from typing import TYPE_CHECKING
 
 import requests
 import typer
@@ -24,6 +25,9 @@ from broker.logging import configure_logging
 from broker.settings import PROJECT_ROOT, Settings
 from broker.store.migrate import upgrade
 from broker.store.tables import handoffs
+
+if TYPE_CHECKING:
+    from adapters.testing.soap_agency import Simulator as SoapSimulator
 
 out = Console()
 SAMPLES = PROJECT_ROOT / "config" / "samples" / "cases.jsonl"
@@ -51,7 +55,10 @@ def run_demo(port: int, once: bool) -> None:
     set_hub(hub)
     upgrade(hub.engine)
     base = f"http://127.0.0.1:{port}"
+    soap_simulator = start_soap_simulator()  # before the directory loads: the SOAP agencies' WSDLs point at it
     simulator = start_simulator_for(hub, base)  # plays the connected (REST) agencies
+    if soap_simulator is not None:
+        play_soap_agencies(hub, soap_simulator)
     d = hub.directory
     out.print(f"[bold]Tawasul hub[/bold]: {len(d.agencies)} agencies, {len(d.categories)} categories loaded")
     worker = runner.start_worker_thread(hub)
@@ -63,7 +70,9 @@ def run_demo(port: int, once: bool) -> None:
     _submit_samples(base, key)
     _wait_for(lambda: _count(hub, ("pending", "delivering")) == 0, "every handoff to be delivered")
     out.print("waiting for the connected agencies (the simulator) to acknowledge and answer …")
-    _wait_for(lambda: _count(hub, ("delivered", "acknowledged"), adapter="rest") == 0, "the agencies' answers")
+    _wait_for(
+        lambda: _count(hub, ("delivered", "acknowledged"), adapter=("rest", "soap")) == 0, "the agencies' answers"
+    )
     _show(hub)
     out.print(f"API docs: {base}/docs   national-system key for this run: {key}")
     out.print("Try: tawasul-hub followup list   (with HUB_DATABASE_URL=sqlite:///var/demo.db)")
@@ -75,6 +84,8 @@ def run_demo(port: int, once: bool) -> None:
     server.should_exit = True
     if simulator is not None:
         simulator.stop()
+    if soap_simulator is not None:
+        soap_simulator.stop()
     stop.set()
     worker.stop(in_sighandler=False)
 
@@ -101,6 +112,30 @@ def start_simulator_for(hub: Hub, hub_url: str, *, answer_after: float = 5.0) ->
     return sim
 
 
+def start_soap_simulator() -> SoapSimulator | None:
+    """The SOAP agency simulator for the demo; None when HUB_SOAP_SIMULATOR_URL points elsewhere."""
+    if "HUB_SOAP_SIMULATOR_URL" in os.environ:
+        return None
+    from adapters.testing import soap_agency
+
+    try:
+        sim = soap_agency.start_simulator(soap_agency.DEMO_PORT)
+    except OSError:  # another demo has the port: take any free one, and tell the config where it is
+        sim = soap_agency.start_simulator(0)
+    os.environ["HUB_SOAP_SIMULATOR_URL"] = sim.url  # read when the agency directory loads
+    return sim
+
+
+def play_soap_agencies(hub: Hub, sim: SoapSimulator, *, answer_after: float = 5.0) -> list[str]:
+    """Play every SOAP agency of `hub`: its WS-Security checked, each case acknowledged and answered later."""
+    from adapters.testing import soap_agency
+
+    played = soap_agency.simulate_agencies(hub.directory.agencies.values(), sim.controller)
+    for agency_id in played:
+        sim.controller.set_mode(agency_id, "ok", answer_after=answer_after)
+    return played
+
+
 def _submit_samples(base: str, key: str) -> None:
     lines = SAMPLES.read_text(encoding="utf-8").splitlines()
     languages: Counter[str] = Counter()
@@ -112,10 +147,10 @@ def _submit_samples(base: str, key: str) -> None:
     out.print(f"submitted {len(lines)} sample cases ({languages['ar']} Arabic, {languages['en']} English)")
 
 
-def _count(hub: Hub, states: tuple[str, ...], adapter: str | None = None) -> int:
+def _count(hub: Hub, states: tuple[str, ...], adapter: tuple[str, ...] = ()) -> int:
     query = select(func.count()).where(handoffs.c.state.in_(states))
     if adapter:
-        query = query.where(handoffs.c.adapter == adapter)
+        query = query.where(handoffs.c.adapter.in_(adapter))
     with hub.engine.connect() as conn:
         return int(conn.execute(query).scalar_one())
 

@@ -121,16 +121,18 @@ def test_config_check_passes_on_the_shipped_config_offline() -> None:
 def test_config_check_asks_each_connected_agency_and_names_what_is_missing() -> None:
     """Online, each adapter's `check()` runs: secrets missing from the environment are named per agency."""
     from adapters.testing.rest_agency import running_simulator
+    from adapters.testing.soap_agency import running_simulator as running_soap_simulator
 
-    with running_simulator() as (url, _):
-        missing = runner.invoke(app, ["config", "check"], env={"HUB_SIMULATOR_URL": url, "COLUMNS": "300"})
+    with running_simulator() as (url, _), running_soap_simulator() as soap:
+        urls = {"HUB_SIMULATOR_URL": url, "HUB_SOAP_SIMULATOR_URL": soap.url}
+        missing = runner.invoke(app, ["config", "check"], env={**urls, "COLUMNS": "300"})
         assert missing.exit_code == 2
         assert (
             "agencies.ministry-of-labour.adapter: environment variable MOL_SIGNING_SECRET is not set" in missing.output
         )
         secrets = {name: "s3cret-for-the-check" for name in ("MHO_SIGNING_SECRET", "MHO_API_KEY", "MOL_SIGNING_SECRET")}
-        secrets |= {"MOL_API_KEY": "k", "NM_SIGNING_SECRET": "s", "NM_API_TOKEN": "t"}
-        ok = runner.invoke(app, ["config", "check", "--verbose"], env={"HUB_SIMULATOR_URL": url, **secrets})
+        secrets |= {"MOL_API_KEY": "k", "NM_SIGNING_SECRET": "s", "NM_API_TOKEN": "t", "TRA_SOAP_PASSWORD": "p"}
+        ok = runner.invoke(app, ["config", "check", "--verbose"], env={**urls, **secrets})
     assert ok.exit_code == 0, ok.output
     assert '"idempotent": true' in ok.output  # describe(): what each connected agency's adapter does
 
