@@ -159,7 +159,8 @@ def test_an_unreachable_agency_is_skipped_until_the_next_pass(hub: Hub, sim: Sim
 def test_an_agency_is_read_in_its_own_thread_only_when_its_interval_has_passed(hub: Hub, sim: Sim) -> None:
     deliver(hub, make_case(category=HEALTH))
     started = inbound.read_agencies(hub)
-    assert {t.name for t in started} == {f"read-{LABOUR}", "read-northern-municipality"}
+    polled = {f"read-{LABOUR}", "read-northern-municipality", "read-telecommunications-regulatory-authority"}
+    assert {t.name for t in started} == polled  # the shipped config's polled agencies (REST and SOAP)
     for t in started:
         t.join(10)
     assert inbound.read_agencies(hub) == []  # the shipped interval is seconds long: nobody is due yet
