@@ -31,7 +31,7 @@ class Periodic:
 
 def default_jobs() -> list[Periodic]:
     """The jobs every scheduler runs beside the relay (each tolerates a twin in another scheduler)."""
-    from broker import inbound, retention, sweep
+    from broker import inbound, retention, statistics, sweep
     from broker.recurring import store as recurring
 
     return [
@@ -39,6 +39,7 @@ def default_jobs() -> list[Periodic]:
         Periodic("agencies.read", inbound.TICK_SECONDS, inbound.read_agencies),
         Periodic("retention", retention.EVERY, retention.run_scheduled),
         Periodic("recurring.attach", recurring.EVERY, recurring.run_scheduled),
+        Periodic("followup.sample", statistics.SAMPLE_EVERY, statistics.sample_queue),
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -66,5 +67,20 @@ def test_the_demo_feeds_the_samples_through_and_shows_the_follow_up_queue(tmp_pa
     assert "27 agencies, 40 categories loaded" in done.stdout
     assert "submitted 90 sample cases (72 Arabic, 18 English)" in done.stdout
     assert "Follow-up queue" in done.stdout
+    _the_demo_administrator_can_sign_in(done.stdout, env["HUB_DATABASE_URL"])
     personal = [c["citizen"][k] for c in sample_cases() for k in ("cpr", "mobile", "email") if c["citizen"].get(k)]
     assert not [p for p in personal if p in done.stderr]  # logs stay free of personal data
+
+
+def _the_demo_administrator_can_sign_in(stdout: str, database_url: str) -> None:
+    """The demo prints how to sign in to the console, and those credentials work."""
+    from broker.console import accounts
+    from broker.hub import Hub
+    from broker.settings import Settings
+
+    found = re.search(r"/console\s+user: admin\s+password: (\S+)", stdout)
+    assert found, stdout
+    hub = Hub(Settings(database_url=database_url))
+    session = accounts.sign_in(hub.engine, "admin", found.group(1), "127.0.0.1")
+    assert session.user.role == "admin"
+    hub.engine.dispose()

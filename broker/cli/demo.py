@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from adapters.testing.rest_agency import DEMO_PORT, Controller, Simulator, simulate_agencies, start_simulator
 from broker import agency_keys, followup, runner
 from broker.api import create_app
+from broker.errors import Conflict
 from broker.hub import Hub, set_hub
 from broker.logging import configure_logging
 from broker.settings import PROJECT_ROOT, Settings
@@ -43,6 +44,8 @@ def _settings() -> Settings:
         overrides["database_url"] = f"sqlite:///{db}"
     if "HUB_NATIONAL_API_KEY" not in os.environ:
         overrides["national_api_key"] = secrets.token_urlsafe(24)
+    if "HUB_CONSOLE_SECURE_COOKIES" not in os.environ:
+        overrides["console_secure_cookies"] = False  # the demo's console is plain http on localhost
     if "HUB_LOG_LEVEL" not in os.environ:
         overrides["log_level"] = "WARNING"  # the tables tell the story; a line per case would drown them
     return Settings(**overrides)  # type: ignore[arg-type]
@@ -54,6 +57,7 @@ def run_demo(port: int, once: bool) -> None:
     configure_logging(hub.settings.log_format, hub.settings.log_level)
     set_hub(hub)
     upgrade(hub.engine)
+    console_password = demo_administrator(hub)
     base = f"http://127.0.0.1:{port}"
     soap_simulator = start_soap_simulator()  # before the directory loads: the SOAP agencies' WSDLs point at it
     simulator = start_simulator_for(hub, base)  # plays the connected (REST) agencies
@@ -75,6 +79,7 @@ def run_demo(port: int, once: bool) -> None:
     )
     _show(hub)
     out.print(f"API docs: {base}/docs   national-system key for this run: {key}")
+    out.print(f"Console / لوحة المكتب المركزي: {base}/console   user: admin   password: {console_password}")
     out.print("Try: tawasul-hub followup list   (with HUB_DATABASE_URL=sqlite:///var/demo.db)")
     try:
         while not once:
@@ -88,6 +93,19 @@ def run_demo(port: int, once: bool) -> None:
         soap_simulator.stop()
     stop.set()
     worker.stop(in_sighandler=False)
+
+
+def demo_administrator(hub: Hub) -> str:
+    """An administrator `admin` for the console with a password made up for this run (or its new one)."""
+    from broker.console import accounts
+    from broker.console.permissions import Role
+
+    password = secrets.token_urlsafe(12)
+    try:
+        accounts.create_user(hub.engine, "admin", Role.admin, password, display_name="Demo administrator", actor="demo")
+    except Conflict:  # a demo on a kept database (HUB_DATABASE_URL set): give it a fresh password
+        accounts.reset_password(hub.engine, "admin", password, actor="demo")
+    return password
 
 
 def start_simulator_for(hub: Hub, hub_url: str, *, answer_after: float = 5.0) -> Simulator | None:

@@ -12,12 +12,21 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from broker.console.routes import auth, cases, handoff, queue, review
+from broker.console.routes import agencies, auth, cases, handoff, queue, review, stats, users
 from broker.console.web import PREFIX, Refused, SignInNeeded, refusal_page
 
 __all__ = ["install"]
 
-ROUTERS = (auth.router, queue.router, handoff.router, review.router, cases.router)
+ROUTERS = (
+    auth.router,
+    queue.router,
+    handoff.router,
+    review.router,
+    cases.router,
+    agencies.router,
+    stats.router,
+    users.router,
+)
 
 
 def install(app: FastAPI) -> None:

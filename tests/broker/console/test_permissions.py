@@ -27,10 +27,10 @@ ROUTES: list[tuple[str, str, Permission]] = [
     ("GET", f"/console/handoffs/{H}", Permission.view),
     ("GET", "/console/review", Permission.view),
     ("GET", f"/console/cases/{C}", Permission.view),
-    # LATER("GET", "/console/agencies", Permission.view),
-    # LATER("GET", "/console/stats", Permission.view),
-    # LATER("GET", "/console/stats/cases-by-kind.csv", Permission.view),
-    # LATER("GET", "/console/users", Permission.manage_users),
+    ("GET", "/console/agencies", Permission.view),
+    ("GET", "/console/stats", Permission.view),
+    ("GET", "/console/stats/{name}.csv", Permission.view),
+    ("GET", "/console/users", Permission.manage_users),
     ("POST", "/console/preferences", Permission.view),
     ("POST", "/console/logout", Permission.view),
     ("POST", f"/console/handoffs/{H}/contact", Permission.follow_up),
@@ -42,8 +42,8 @@ ROUTES: list[tuple[str, str, Permission]] = [
     ("POST", f"/console/handoffs/{H}/accept", Permission.review),
     ("POST", f"/console/handoffs/{H}/return", Permission.review),
     ("POST", f"/console/cases/{C}/close", Permission.close),
-    # LATER("POST", "/console/users", Permission.manage_users),
-    # LATER("POST", "/console/users/{username}/disable", Permission.manage_users),
+    ("POST", "/console/users", Permission.manage_users),
+    ("POST", "/console/users/{username}/disable", Permission.manage_users),
 ]
 OPEN = {("GET", "/console/login"), ("POST", "/console/login"), ("GET", "/console/")}
 CASES = [(method, path, permission, user) for method, path, permission in ROUTES for user in USERS]
@@ -75,7 +75,7 @@ def test_a_route_answers_each_role_as_the_permission_table_says(
     with console_hub.engine.connect() as conn:
         handoff = conn.execute(select(handoffs.c.id).where(handoffs.c.case_id == case_id)).scalar_one()
     client = client_for(user)
-    url = path.replace(H, handoff).replace(C, case_id).replace("{username}", "amina")
+    url = path.replace(H, handoff).replace(C, case_id).replace("{username}", "amina").replace("{name}", "cases-by-kind")
     if method == "GET":
         answer = client.get(url, follow_redirects=False)
     else:
@@ -92,7 +92,9 @@ def test_a_form_without_its_csrf_token_is_refused(
     console_hub: Hub, client_for: Callable[[str | None], TestClient], path: str
 ) -> None:
     client = client_for("root")
-    answer = client.post(path.replace(H, "h_x").replace(C, "c_x").replace("{username}", "amina"), data={})
+    answer = client.post(
+        path.replace(H, "h_x").replace(C, "c_x").replace("{username}", "amina").replace("{name}", "growth"), data={}
+    )
     assert answer.status_code == 403
     assert "انتهت صلاحية النموذج" in answer.text
 
