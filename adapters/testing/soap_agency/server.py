@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -152,7 +153,8 @@ class Handler(BaseHTTPRequestHandler):
         profile = self.controller.profile(agency)
         self.controller.wsdl_fetches += 1
         template = files("adapters.testing.soap_agency").joinpath(profile.wsdl).read_text(encoding="utf-8")
-        address = f"http://{self.headers.get('Host', '127.0.0.1')}/{agency}"
+        scheme = "https" if isinstance(self.connection, ssl.SSLSocket) else "http"
+        address = f"{scheme}://{self.headers.get('Host', '127.0.0.1')}/{agency}"
         self._send(200, Template(template).substitute(address=address).encode(), "text/xml; charset=utf-8")
 
     def do_POST(self) -> None:
@@ -399,21 +401,25 @@ class Simulator:
         self.thread.join(10)
 
 
-def start_simulator(port: int = 0, *, controller: Controller | None = None, host: str = "127.0.0.1") -> Simulator:
-    """Serve the simulator on `port` (0: any free port) in a daemon thread."""
+def start_simulator(
+    port: int = 0, *, controller: Controller | None = None, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None
+) -> Simulator:
+    """Serve the simulator on `port` (0: any free port) in a daemon thread; with `tls`, it speaks HTTPS."""
     server = _Server((host, port), Handler)
     server.controller = controller or Controller()
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, name="soap-agency-simulator", daemon=True)
     thread.start()
-    url = f"http://{host}:{server.server_address[1]}"
+    url = f"{'https' if tls else 'http'}://{host}:{server.server_address[1]}"
     log.info("soap_simulator.started", url=url)
     return Simulator(url, server.controller, server, thread)
 
 
 @contextmanager
-def running_simulator(controller: Controller | None = None) -> Iterator[Simulator]:
+def running_simulator(controller: Controller | None = None, tls: ssl.SSLContext | None = None) -> Iterator[Simulator]:
     """A simulator on a free port for the duration of the block."""
-    sim = start_simulator(0, controller=controller)
+    sim = start_simulator(0, controller=controller, tls=tls)
     try:
         yield sim
     finally:
