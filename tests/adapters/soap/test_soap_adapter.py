@@ -9,7 +9,7 @@ from string import Template
 
 import pytest
 
-from adapters.errors import PermanentDeliveryError
+from adapters.errors import PermanentDeliveryError, RetriableDeliveryError
 from adapters.testing import SAMPLE_CASE, envelope_for, follow_on_for
 from adapters.testing.soap_agency import Credentials, Simulator
 from broker.settings import PROJECT_ROOT
@@ -242,3 +242,104 @@ def test_a_wsdl_file_under_the_config_directory_is_used_with_its_endpoint(
     agency = cases_agency(soap_sim, wsdl="wsdl/works.wsdl", endpoint=f"{soap_sim.url}/{WORKS}")
     assert soap_adapter(agency).deliver(envelope_for(agency)).agency_reference
     assert soap_sim.controller.wsdl_fetches == 0
+
+
+def test_one_adapter_serves_many_worker_threads_at_once(soap_sim: Simulator) -> None:
+    """The WSDL is loaded once under a lock; each thread's call is bounded and classified on its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from schemas import CaseIn
+
+    agency = cases_agency(soap_sim)
+    adapter = soap_adapter(agency)
+    cases = [
+        CaseIn.model_validate({**SAMPLE_CASE.model_dump(), "reference": f"TW-2026-01{i:04d}", "subject": f"موضوع {i}"})
+        for i in range(12)
+    ]
+    with ThreadPoolExecutor(6) as pool:
+        receipts = list(pool.map(lambda case: adapter.deliver(envelope_for(agency, case=case)), cases))
+    assert len({r.agency_reference for r in receipts}) == 12
+    assert soap_sim.controller.wsdl_fetches == 1
+    by_reference = {r.value("reference"): r.value("subject") for r in soap_sim.controller.requests(WORKS)}
+    assert by_reference == {c.reference: c.subject for c in cases}
+
+
+def test_a_slow_agency_within_the_limits_is_waited_for(soap_sim: Simulator) -> None:
+    agency = cases_agency(soap_sim)
+    soap_sim.controller.set_mode(WORKS, "slow", delay=0.5)
+    assert soap_adapter(agency).deliver(envelope_for(agency)).agency_reference
+
+
+def test_a_poll_pass_stops_at_an_unreachable_agency_and_skips_a_refused_ticket(soap_sim: Simulator) -> None:
+    from structlog.testing import capture_logs
+
+    agency = cases_agency(soap_sim)
+    adapter = soap_adapter(agency)
+    ticket = adapter.deliver(envelope_for(agency)).agency_reference
+    soap_sim.controller.set_status(WORKS, ticket or "", "ACK", "")
+    items = [_item("CASE-UNKNOWN"), _item(ticket), _item(None)]  # an unknown ticket, a good one, none yet
+    [message] = adapter.poll(items)
+    assert message.agency_reference == ticket
+    soap_sim.controller.set_mode(WORKS, "http-503", on="status")
+    with capture_logs() as logs:
+        assert adapter.poll([_item(ticket), _item(ticket)]) == []
+    assert [e["event"] for e in logs if e["event"].startswith("poll.")] == ["poll.stopped"]  # one try per pass
+
+
+@pytest.mark.parametrize(
+    ("mode", "error", "mentions"),
+    [
+        ("client-fault", PermanentDeliveryError, "SOAP fault soap:Sender"),
+        ("server-fault", RetriableDeliveryError, "SOAP fault soap:Receiver"),
+        ("auth-fault", PermanentDeliveryError, "refused the hub's credentials"),
+        ("http-500", RetriableDeliveryError, "HTTP 500 without a SOAP fault"),
+        ("billion-laughs", PermanentDeliveryError, "declares XML entities"),
+    ],
+)
+def test_soap_12_faults_read_as_their_11_counterparts(
+    soap_sim: Simulator, mode: str, error: type, mentions: str
+) -> None:
+    agency = tickets_agency(soap_sim)
+    adapter = soap_adapter(agency)
+    adapter.port()
+    soap_sim.controller.set_mode(agency.id, mode)
+    with pytest.raises(error) as caught:
+        adapter.deliver(envelope_for(agency))
+    assert mentions in str(caught.value)
+
+
+def test_attachments_go_as_links_or_inline_as_base64(soap_sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Links by default; `base64` fetches each file from a trusted store and sends its bytes as text."""
+    import base64
+    import hashlib
+
+    from adapters.testing.rest_agency import running_simulator as file_store
+    from schemas import CaseIn
+
+    data = b"%PDF-1.4 receipt"
+    with file_store() as (store, controller):
+        controller.files["receipt.pdf"] = ("application/pdf", data)
+        monkeypatch.setenv("HUB_ATTACHMENT_HOSTS", store)
+        attachment = {
+            "filename": "إيصال.pdf",
+            "content_type": "application/pdf",
+            "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "url": f"{store}/_sim/files/receipt.pdf",
+        }
+        case = CaseIn.model_validate({**SAMPLE_CASE.model_dump(), "attachments": [attachment]})
+        links = cases_agency(soap_sim)
+        soap_adapter(links).deliver(envelope_for(links, case=case))
+        [call] = soap_sim.controller.requests(WORKS)
+        assert (call.value("attachment/fileName"), call.value("attachment/url")) == ("إيصال.pdf", attachment["url"])
+
+        fields = {**links.adapter.settings["submit"]["parameters"]["fields"]}
+        fields["attachment"] = "attachments[].{fileName: filename, url: content_base64}"
+        submit = {
+            **links.adapter.settings["submit"],
+            "parameters": {**links.adapter.settings["submit"]["parameters"], "fields": fields},
+        }
+        inline = cases_agency(soap_sim, "ministry-of-housing", submit=submit, attachments={"mode": "base64"})
+        soap_adapter(inline).deliver(envelope_for(inline, case=case))
+        [sent] = soap_sim.controller.requests("ministry-of-housing")
+        assert base64.b64decode(sent.value("attachment/url") or "") == data
