@@ -15,10 +15,10 @@ from typing import Annotated, Any
 import jmespath
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from adapters.errors import PermanentDeliveryError
-from schemas import Envelope, FollowOnEnvelope
+from schemas import Envelope, FollowOnEnvelope, Inbound, MessageKind, PollItem
 
 JmesPath = Annotated[str, StringConstraints(min_length=1)]
 
@@ -182,3 +182,44 @@ class MappingBuilder:
         if value is None:
             return None
         return datetime.fromisoformat(str(value)).strftime(fmt or self.mapping.date_format)
+
+
+class StatusReading(_Strict):
+    """How an agency's status answer becomes a message to the hub: the part every polling adapter shares."""
+
+    status: JmesPath
+    """Where the answer holds the agency's status code."""
+    text: JmesPath | None = None
+    reference: JmesPath | None = None
+    """Where the answer holds the agency's ticket id, when the poll is by handoff id."""
+    change_key: JmesPath | None = None
+    """Where the answer holds what names the agency's latest change (an update time, a journal entry
+    id). With it, each change is taken once, even the same status twice; without it, a status is
+    taken once per round of the handoff."""
+    codes: dict[str, MessageKind]
+    """The agency's status codes that mean something to the hub (as text: quote codes that look like
+    numbers in YAML); others are ignored."""
+    every_seconds: float = Field(default=60.0, gt=0)
+
+    @field_validator("status", "text", "reference", "change_key")
+    @classmethod
+    def _compiles(cls, v: str | None) -> str | None:
+        return v if v is None else compiles(v)
+
+    def message(self, item: PollItem, data: Any) -> Inbound | None:
+        """The message one status answer means, keyed by the agency's change (or its status in this round)."""
+        code = jmespath.search(self.status, data)
+        kind = self.codes.get(str(code)) if code is not None else None
+        if kind is None:
+            return None
+        text = jmespath.search(self.text, data) if self.text else None
+        reference = jmespath.search(self.reference, data) if self.reference else None
+        change = jmespath.search(self.change_key, data) if self.change_key else None
+        key = f"status:{code}:change:{change}" if change not in (None, "") else f"status:{code}:round:{item.round}"
+        return Inbound(
+            handoff=item.handoff_id,
+            kind=kind,
+            text=str(text or ""),
+            agency_reference=str(reference or item.agency_reference or "") or None,
+            dedup_key=key[:200],
+        )

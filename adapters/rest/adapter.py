@@ -145,30 +145,10 @@ class RestAdapter(Adapter):
             except DeliveryError as exc:  # this ticket only (unknown to the agency, say)
                 self.log.warning("poll.failed", handoff=item.handoff_id, error=str(exc))
                 continue
-            message = self._polled(item, data)
+            message = p.message(item, data)
             if message is not None:
                 messages.append(message)
         return messages
-
-    def _polled(self, item: PollItem, data: Any) -> Inbound | None:
-        """The message one status answer means, keyed by the agency's change (or its status in this round)."""
-        p = self.settings.poll
-        assert p is not None
-        code = jmespath.search(p.status, data)
-        kind = p.codes.get(str(code)) if code is not None else None
-        if kind is None:
-            return None
-        text = jmespath.search(p.text, data) if p.text else None
-        reference = jmespath.search(p.reference, data) if p.reference else None
-        change = jmespath.search(p.change_key, data) if p.change_key else None
-        key = f"status:{code}:change:{change}" if change not in (None, "") else f"status:{code}:round:{item.round}"
-        return Inbound(
-            handoff=item.handoff_id,
-            kind=kind,
-            text=str(text or ""),
-            agency_reference=str(reference or item.agency_reference or "") or None,
-            dedup_key=key[:200],
-        )
 
     @override
     def check(self) -> None:

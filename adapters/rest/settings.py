@@ -14,9 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, FilePath, field_validator, mo
 
 from adapters.attachments import AttachmentPolicy
 from adapters.http import HttpUrl
-from adapters.mapping import JmesPath, Mapping, compiles, placeholders
+from adapters.mapping import JmesPath, Mapping, StatusReading, compiles, placeholders
 from adapters.secrets import EnvName
-from schemas import FollowOnKind, MessageKind
+from schemas import FollowOnKind
 
 
 class _Strict(BaseModel):
@@ -109,29 +109,11 @@ class Lookup(_Strict):
         return compiles(v)
 
 
-class PollSettings(_Strict):
+class PollSettings(StatusReading):
     """Status polling for agencies that cannot call back."""
 
     path: str
     """GET, relative to base_url; `{agency_reference}` and/or `{handoff_id}` are filled in."""
-    status: JmesPath
-    """Where the answer holds the agency's status code."""
-    text: JmesPath | None = None
-    reference: JmesPath | None = None
-    """Where the answer holds the agency's ticket id, when the poll is by handoff id."""
-    change_key: JmesPath | None = None
-    """Where the answer holds what names the agency's latest change (an update time, a journal entry
-    id). With it, each change is taken once, even the same status twice; without it, a status is
-    taken once per round of the handoff."""
-    codes: dict[str, MessageKind]
-    """The agency's status codes that mean something to the hub (as text: quote codes that look like
-    numbers in YAML); others are ignored."""
-    every_seconds: float = Field(default=60.0, gt=0)
-
-    @field_validator("status", "text", "reference", "change_key")
-    @classmethod
-    def _compiles(cls, v: str | None) -> str | None:
-        return v if v is None else compiles(v)
 
     @field_validator("path")
     @classmethod

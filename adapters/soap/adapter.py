@@ -230,29 +230,10 @@ class SoapAdapter(Adapter):
             except DeliveryError as exc:  # this ticket only (unknown to the agency, say)
                 self.log.warning("poll.failed", handoff=item.handoff_id, error=str(exc))
                 continue
-            message = self._polled(item, data)
+            message = spec.message(item, data)
             if message is not None:
                 messages.append(message)
         return messages
-
-    def _polled(self, item: PollItem, data: Any) -> Inbound | None:
-        spec = self.settings.status
-        assert spec is not None
-        code = jmespath.search(spec.status, data)
-        kind = spec.codes.get(str(code)) if code is not None else None
-        if kind is None:
-            return None
-        text = jmespath.search(spec.text, data) if spec.text else None
-        reference = jmespath.search(spec.reference, data) if spec.reference else None
-        change = jmespath.search(spec.change_key, data) if spec.change_key else None
-        key = f"status:{code}:change:{change}" if change not in (None, "") else f"status:{code}:round:{item.round}"
-        return Inbound(
-            handoff=item.handoff_id,
-            kind=kind,
-            text=str(text or ""),
-            agency_reference=str(reference or item.agency_reference or "") or None,
-            dedup_key=key[:200],
-        )
 
     # --- errors ---------------------------------------------------------------------------------
 

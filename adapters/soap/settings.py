@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, FilePath, field_validator, mo
 
 from adapters.attachments import AttachmentPolicy
 from adapters.http import HttpUrl
-from adapters.mapping import JmesPath, Mapping, compiles
+from adapters.mapping import JmesPath, Mapping, StatusReading, compiles
 from adapters.secrets import EnvName
-from schemas import FollowOnKind, MessageKind
+from schemas import FollowOnKind
 
 CONFIG_DIR_ENV = "HUB_CONFIG_DIR"
 """Where the hub's configuration lives; a relative WSDL path is read from under it."""
@@ -72,29 +72,15 @@ class Submit(_Strict):
         return v if v is None else compiles(v)
 
 
-class Status(_Strict):
+class Status(StatusReading):
     """The operation that reads a case's status (polled every `every_seconds`)."""
 
     operation: str
     parameters: Mapping
     """Reads `agency_reference`, `handoff_id`, `reference` and `round` (the case's reference is
     given only when the hub has it)."""
-    status: JmesPath
-    text: JmesPath | None = None
-    reference: JmesPath | None = None
-    change_key: JmesPath | None = None
-    """Where the result names the agency's latest change (a revision, an update time): each change is
-    taken once; without it a status is taken once per round."""
-    codes: dict[str, MessageKind]
-    """The agency's status codes that mean something to the hub; others are ignored."""
-    every_seconds: float = Field(default=60.0, gt=0)
     needs_reference: bool = True
     """Poll only handoffs that have the agency's ticket id."""
-
-    @field_validator("status", "text", "reference", "change_key")
-    @classmethod
-    def _compiles(cls, v: str | None) -> str | None:
-        return v if v is None else compiles(v)
 
 
 class Call(_Strict):
