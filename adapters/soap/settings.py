@@ -77,8 +77,7 @@ class Status(StatusReading):
 
     operation: str
     parameters: Mapping
-    """Reads `agency_reference`, `handoff_id`, `reference` and `round` (the case's reference is
-    given only when the hub has it)."""
+    """Reads `agency_reference`, `handoff_id`, `round` and `state` (a poll knows no more of the case)."""
     needs_reference: bool = True
     """Poll only handoffs that have the agency's ticket id."""
 

@@ -192,14 +192,18 @@ def _find(elements: list[tuple[str, Any]], path: list[str]) -> Any | None:
     return None
 
 
-def check_mapping(port: Port, where: str, operation: str, mapping: Mapping) -> list[str]:
-    """What is wrong with a field map against the operation's parameters; a template is not checked here."""
+def check_mapping(port: Port, where: str, operation: str, mapping: Mapping, sample: Any = None) -> list[str]:
+    """What is wrong with a mapping against the operation's parameters.
+
+    A field map is checked as written (every code of a code list against the enumeration); a
+    template through what it renders for `sample` (the contract kit's sample case).
+    """
     top = input_elements(port, operation)
     problems: list[str] = []
+    if mapping.template is not None:
+        return check_value(port, f"{where}.template", operation, top, sample, "")
     if not mapping.fields:
-        if mapping.template is None:
-            problems += [f"{where}: required field '{n}' of {operation} is not mapped" for n, e in top if required(e)]
-        return problems
+        return [f"{where}: required field '{n}' of {operation} is not mapped" for n, e in top if required(e)]
     targets = list(mapping.fields)
     for target, rule in mapping.fields.items():
         element = _find(top, target.split("."))
@@ -221,6 +225,35 @@ def check_mapping(port: Port, where: str, operation: str, mapping: Mapping) -> l
         elif rule.path is None and str(rule.value) not in allowed:
             problems.append(f"{path}: '{rule.value}' is not in the WSDL's enumeration {' | '.join(allowed)}")
     problems += _missing(top, targets, where, operation, "")
+    return problems
+
+
+def check_value(
+    port: Port, where: str, operation: str, elements: list[tuple[str, Any]], value: Any, prefix: str
+) -> list[str]:
+    """What is wrong with a rendered value: unknown fields, required ones missing, codes outside enumerations."""
+    if not isinstance(value, dict):
+        return [f"{where}: renders {type(value).__name__}, not the fields of {operation}"] if not prefix else []
+    known = dict(elements)
+    problems = [
+        f"{where}: {operation} has no field '{prefix}{key}' (it takes: {', '.join(known)})"
+        for key in value
+        if key not in known
+    ]
+    for name, element in elements:
+        item = value.get(name)
+        if item is None:
+            if required(element):
+                problems.append(f"{where}: required field '{prefix}{name}' of {operation} is not rendered")
+            continue
+        allowed = port.enumerations.get(getattr(getattr(element.type, "qname", None), "text", ""))
+        for one in item if isinstance(item, list) else [item]:
+            if allowed and not isinstance(one, dict | list) and str(one) not in allowed:
+                problems.append(
+                    f"{where}: '{one}' for '{prefix}{name}' is not in the WSDL's enumeration {' | '.join(allowed)}"
+                )
+            elif isinstance(one, dict):
+                problems += check_value(port, where, operation, children(element.type), one, f"{prefix}{name}.")
     return problems
 
 

@@ -193,3 +193,56 @@ def test_zeep_is_loaded_only_when_a_soap_agency_exists(tmp_path: Path) -> None:
         )
         assert done.returncode == 0, done.stderr
         assert done.stdout.split()[-1] == loaded
+
+
+def test_a_template_is_checked_through_what_it_renders_for_the_sample_case(soap_sim: Simulator) -> None:
+    template = """{"Request": {
+        "Header": {"ExternalRef": {{ case.reference | tojson }}, "Source": "TAWASUL",
+                   "TicketType": {{ case.kind | code('kind') | tojson }}},
+        "Content": {"Title": {{ case.subject | tojson }}, "Category": "ROAD", "ReceivedOn": "2026-11-22",
+                    "Urgency": "high"}}}"""
+    parameters = {"template": template, "codes": {"kind": {"complaint": "1", "suggestion": "2", "inquiry": "3"}}}
+    good = tickets_agency(soap_sim).adapter.settings
+    adapter = soap_adapter(tickets_agency(soap_sim, submit={**good["submit"], "parameters": parameters}))
+    assert sorted(adapter.problems()) == [
+        "submit.parameters.template: 'ROAD' for 'Request.Content.Category' is not in the WSDL's enumeration "
+        "ROADS | LIGHTING | WATER | TELECOM | GENERAL",
+        "submit.parameters.template: CreateTicket has no field 'Request.Content.Urgency' (it takes: Title, "
+        "Narrative, Category, ReceivedOn, Applicant, Documents)",
+        "submit.parameters.template: required field 'Request.Content.Narrative' of CreateTicket is not rendered",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("drop", "add", "reason"),
+    [
+        ("subject", {}, "Missing element subject"),
+        (None, {"bogus": "case.subject"}, "unexpected keyword argument 'bogus'"),
+    ],
+)
+def test_a_mapping_that_does_not_fit_at_run_time_is_permanent_and_says_why(
+    soap_sim: Simulator, drop: str | None, add: dict[str, str], reason: str
+) -> None:
+    """Found by `config check` first; if it reaches a delivery anyway, it waits for a configuration fix."""
+    from adapters.errors import PermanentDeliveryError
+    from adapters.testing import envelope_for
+
+    good = cases_agency(soap_sim).adapter.settings["submit"]
+    fields = {k: v for k, v in good["parameters"]["fields"].items() if k != drop} | add
+    agency = cases_agency(soap_sim, submit={**good, "parameters": {**good["parameters"], "fields": fields}})
+    with pytest.raises(PermanentDeliveryError) as caught:
+        soap_adapter(agency).deliver(envelope_for(agency))
+    assert "the agency's mapping does not fit its WSDL" in str(caught.value)
+    assert reason in str(caught.value)
+    assert soap_sim.controller.requests() == []  # refused before anything was sent
+
+
+def test_a_port_the_wsdl_does_not_have_is_permanent_for_a_delivery_and_named_by_check(soap_sim: Simulator) -> None:
+    from adapters.errors import PermanentDeliveryError
+    from adapters.testing import envelope_for
+
+    agency = cases_agency(soap_sim, port="NoSuchPort")
+    with pytest.raises(PermanentDeliveryError, match="no port matches"):
+        soap_adapter(agency).deliver(envelope_for(agency))
+    with pytest.raises(ConfigError, match="CasesService/CasesSoap11Port, CasesService/CasesSoap12Port"):
+        soap_adapter(agency).check()
