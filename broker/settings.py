@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     )
     message_rate: float = Field(default=2.0, gt=0, description="Agency messages per second per agency (sustained).")
     message_burst: int = Field(default=120, ge=1, description="Agency messages an agency may send at once.")
+    key_pepper: SecretStr | None = Field(
+        default=None, description="HMAC key under which agencies' API keys are stored (read at call time)."
+    )
+    key_failures_per_minute: float = Field(
+        default=10.0, gt=0, description="Wrong agency keys allowed per minute, per client address and per key."
+    )
+    key_failures_burst: int = Field(default=20, ge=1, description="Wrong agency keys allowed at once before 429.")
     messages_per_handoff: int = Field(default=200, ge=1, description="Most messages one handoff may record.")
 
     lease_seconds: float = Field(default=120.0, gt=0, description="Re-publish work not done within this.")

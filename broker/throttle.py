@@ -42,3 +42,11 @@ class TokenBuckets:
         full = [k for k, (t, since) in self._buckets.items() if t + (at - since) * self.rate >= self.burst]
         for key in full or list(self._buckets)[: len(self._buckets) // 2]:
             del self._buckets[key]
+
+    def wait(self, key: Hashable) -> float:
+        """Seconds until `key` has a token, without spending one (0.0: it has one now)."""
+        at = self.clock()
+        with self._lock:
+            tokens, since = self._buckets.get(key, (float(self.burst), at))
+        tokens = min(float(self.burst), tokens + (at - since) * self.rate)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate

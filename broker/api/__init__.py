@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from broker import console
+from broker.agency_keys import KeyGuard
 from broker.api import agency, citizen, errors, intake, operations, survey
-from broker.api.middleware import BodyGuard, RequestTimer
+from broker.api.middleware import BodyGuard, KeyThrottle, RequestTimer
 from broker.gauges import store_registry
 from broker.hub import Hub
 from schemas import EventPage
@@ -31,7 +32,11 @@ def create_app(hub: Hub) -> FastAPI:
     app = FastAPI(title="Tawasul hub", version="0.1.0", description=DESCRIPTION)
     app.state.hub = hub
     app.state.store_gauges = store_registry(hub)
+    app.state.key_guard = KeyGuard(
+        per_minute=hub.settings.key_failures_per_minute, burst=hub.settings.key_failures_burst
+    )
     app.add_middleware(BodyGuard, max_bytes=hub.settings.max_body_bytes)
+    app.add_middleware(KeyThrottle, guard=app.state.key_guard)
     app.add_middleware(RequestTimer)  # outermost: times refusals by the body guard too
     errors.install(app)
     app.include_router(intake.router)

@@ -14,7 +14,7 @@ from fastapi.security import APIKeyHeader
 
 from adapters.signing import HANDOFF_HEADER, IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from broker.agency_handoffs import VISIBLE_STATES, agency_handoff, open_handoffs
-from broker.agency_keys import KeyRefused, authenticate
+from broker.agency_keys import KeyGuard, KeyRefused, authenticate
 from broker.api.deps import get_hub_dep
 from broker.errors import Unprocessable
 from broker.hub import Hub
@@ -36,17 +36,27 @@ TEXT_REQUIRED = frozenset({MessageKind.answered, MessageKind.needs_info})
 """Kinds that mean nothing without words: the answer itself, or the question for the citizen."""
 
 _UNAUTHORIZED = {"description": "Missing, wrong or revoked API key; `detail` says which."}
+_THROTTLED = {"description": "Too many wrong API keys from this address or for this key; wait `Retry-After` s."}
 _NOT_FOUND = {"description": "No such handoff for this agency (another agency's handoff is not shown either)."}
 
 
-def agency_caller(key: str | None = Depends(agency_key_header), hub: Hub = Depends(get_hub_dep)) -> str:
-    """Admit an agency by its key; returns the agency's id."""
+def agency_caller(
+    request: Request, key: str | None = Depends(agency_key_header), hub: Hub = Depends(get_hub_dep)
+) -> str:
+    """Admit an agency by its key; returns the agency's id. Failed attempts are throttled (H4)."""
     if key is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing X-API-Key header", {"WWW-Authenticate": "ApiKey"})
+    address = request.client.host if request.client is not None else None
     try:
-        return authenticate(hub.engine, hub.directory, key)
+        return authenticate(hub.engine, hub.directory, key, guard=key_guard(request, hub), address=address)
     except KeyRefused as exc:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc), {"WWW-Authenticate": "ApiKey"}) from None
+
+
+def key_guard(request: Request, hub: Hub) -> KeyGuard:
+    """This app's throttle of failed key checks (one per API process, made by `create_app`)."""
+    guard: KeyGuard = request.app.state.key_guard
+    return guard
 
 
 async def signed_by_agency(
@@ -111,7 +121,7 @@ _EXAMPLES: dict[str, Any] = {
 }
 
 
-@router.get("/handoffs", response_model=AgencyHandoffPage, responses={401: _UNAUTHORIZED})
+@router.get("/handoffs", response_model=AgencyHandoffPage, responses={401: _UNAUTHORIZED, 429: _THROTTLED})
 def list_handoffs(
     hub: HubDep,
     agency: Agency,
@@ -134,7 +144,11 @@ def list_handoffs(
         return open_handoffs(conn, agency, after=after, limit=limit, state=state)
 
 
-@router.get("/handoffs/{handoff_id}", response_model=AgencyHandoff, responses={401: _UNAUTHORIZED, 404: _NOT_FOUND})
+@router.get(
+    "/handoffs/{handoff_id}",
+    response_model=AgencyHandoff,
+    responses={401: _UNAUTHORIZED, 404: _NOT_FOUND, 429: _THROTTLED},
+)
 def read_handoff(handoff_id: HandoffId, response: Response, hub: HubDep, agency: Agency) -> AgencyHandoff:
     """One of this agency's handoffs: the case, its location and attachments, and the citizen's contact.
 
@@ -155,7 +169,7 @@ def read_handoff(handoff_id: HandoffId, response: Response, hub: HubDep, agency:
         401: _UNAUTHORIZED,
         404: _NOT_FOUND,
         409: {"description": "The handoff's state does not admit this kind (for this agency); `state` names it."},
-        429: {"description": "Too many messages from this agency, or on this handoff; wait `Retry-After` seconds."},
+        429: {"description": "Too many messages (per agency or handoff) or wrong keys; wait `Retry-After` seconds."},
         413: {"description": "Body larger than the limit."},
         422: {"description": "A field is missing or wrong; `errors` names it."},
     },

@@ -7,10 +7,11 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from broker.agency_keys import KeyGuard
 from broker.metrics import HTTP_SECONDS
 
 
-async def _reply(send: Send, status: int, detail: str) -> None:
+async def _reply(send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
     body = json.dumps({"detail": detail}, ensure_ascii=False).encode()
     await send(
         {
@@ -19,6 +20,7 @@ async def _reply(send: Send, status: int, detail: str) -> None:
             "headers": [
                 (b"content-type", b"application/json; charset=utf-8"),
                 (b"content-length", str(len(body)).encode()),
+                *(headers or []),
             ],
         }
     )
@@ -100,3 +102,31 @@ class RequestTimer:
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
             HTTP_SECONDS.labels(route, scope["method"], str(status)).observe(time.perf_counter() - started)
+
+
+class KeyThrottle:
+    """Answers 429 to an address that sent too many wrong agency keys, before routing (H4).
+
+    The check is a dictionary look-up on the event loop: a flood of refused keys takes no thread
+    from the pool that national intake runs on, and no database read.
+    """
+
+    def __init__(self, app: ASGIApp, guard: KeyGuard, prefix: str = "/agency/") -> None:
+        self.app = app
+        self.guard = guard
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse a throttled address on the agency API; pass everything else on."""
+        if scope["type"] == "http" and scope["path"].startswith(self.prefix):
+            client = scope.get("client")
+            address = client[0] if client else None
+            wait = self.guard.address_wait(address)
+            if wait > 0:
+                self.guard.refusals.refused("throttled: too many wrong keys from this address", address=address)
+                retry = str(max(1, round(wait))).encode()
+                await _reply(
+                    send, 429, "too many wrong API keys from this address; try again later", [(b"retry-after", retry)]
+                )
+                return
+        await self.app(scope, receive, send)

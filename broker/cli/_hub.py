@@ -28,6 +28,10 @@ def require_api_key(hub: Hub) -> None:
     if hub.settings.national_api_key is None:
         err.print("[red]HUB_NATIONAL_API_KEY is not set: the intake API would admit nobody.[/red]")
         raise typer.Exit(2)
+    if hub.settings.key_pepper is None:
+        err.print(
+            "HUB_KEY_PEPPER is not set: agencies' keys are hashed without a secret pepper (set one in production)."
+        )
 
 
 def require_safe_leases(hub: Hub) -> None:

@@ -43,7 +43,7 @@ def create(
 
 @keys_app.command("revoke")
 def revoke(key_id: Annotated[str, typer.Argument(help="The key's id (k_…) or its lookup part.")]) -> None:
-    """Revoke a key; running API processes refuse it within a minute at most."""
+    """Revoke a key; every running API process refuses it from its next request on."""
     hub = loaded_hub()
     try:
         info = agency_keys.revoke(hub.engine, key_id)
@@ -53,7 +53,7 @@ def revoke(key_id: Annotated[str, typer.Argument(help="The key's id (k_…) or i
     assert info.revoked_at is not None
     out.print(
         f"revoked {info.id} of {info.agency_id} at {info.revoked_at:%Y-%m-%d %H:%M:%S} UTC; "
-        f"API processes refuse it within {agency_keys.CACHE_SECONDS:.0f} s"
+        "API processes refuse it from their next request on"
     )
 
 
