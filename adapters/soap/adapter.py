@@ -296,8 +296,10 @@ class SoapAdapter(Adapter):
             return RetriableDeliveryError(
                 f"agency answered HTTP {status} without a SOAP fault", response_excerpt=self._excerpt()
             )
+        found = str(getattr(exc, "message", "") or exc).split("\nContent:", 1)[0]
+        why = found.rsplit("invalid XML: ", 1)[-1][:200] if "invalid XML: " in found else ""
         return PermanentDeliveryError(
-            f"agency answered HTTP {status} with a body that is not XML; "
+            f"agency answered HTTP {status} with a body that is not XML{f' ({why})' if why else ''}; "
             "it may have taken the case: check with the agency before delivering again",
             response_excerpt=self._excerpt(),
         )

@@ -7,7 +7,7 @@ Run the contract against your own adapter in one line::
         agency = AgencyConfig(id="my-agency", ..., adapter={"kind": "mine", ...})
 
 Installed with the hub, `adapters.testing.plugin` is a pytest plugin (entry point `pytest11`): its
-fixtures give a sample envelope and a running REST agency simulator.
+fixtures give a sample envelope and running REST and SOAP agency simulators.
 """
 
 from adapters.testing.contract import (

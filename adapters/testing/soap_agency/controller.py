@@ -32,6 +32,7 @@ MODES = (
     "billion-laughs",
     "external-entity",
     "oversized",
+    "deep",
     "timeout-after-create",
 )
 """How an agency answers the calls its behaviour applies to (see `Behaviour`)."""

@@ -241,6 +241,11 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, HOSTILE[mode] + tail, CONTENT_TYPE[version])
         elif mode == "oversized":
             self._oversized(b, version)
+        elif mode == "deep":  # small, but nested far deeper than any sane answer: a parser without limits suffers
+            env = ENVELOPE[version]
+            deep = "<x>" * 100_000 + "</x>" * 100_000
+            body = f'<soap:Envelope xmlns:soap="{env}"><soap:Body>{deep}</soap:Body></soap:Envelope>'
+            self._send(200, body.encode(), CONTENT_TYPE[version])
         return True
 
     def _hostile_tail(self, mode: str, version: str) -> bytes:

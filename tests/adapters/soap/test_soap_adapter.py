@@ -343,3 +343,12 @@ def test_attachments_go_as_links_or_inline_as_base64(soap_sim: Simulator, monkey
         soap_adapter(inline).deliver(envelope_for(inline, case=case))
         [sent] = soap_sim.controller.requests("ministry-of-housing")
         assert base64.b64decode(sent.value("attachment/url") or "") == data
+
+
+def test_integrators_get_the_simulator_as_a_pytest_fixture(soap_agency_simulator: Simulator) -> None:
+    """The contract kit's pytest plugin serves the SOAP simulator too, for an integrator's own tests."""
+    import requests
+
+    answer = requests.get(soap_agency_simulator.wsdl("my-agency"), timeout=5)
+    assert answer.status_code == 200
+    assert f"{soap_agency_simulator.url}/my-agency" in answer.text

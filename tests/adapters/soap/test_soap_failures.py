@@ -45,6 +45,7 @@ FAILURES: list[tuple[str, dict[str, Any], dict[str, Any], type, str, str]] = [
     ("dtd", {}, {}, PermanentDeliveryError, "failed", "hostile XML (it carries a DTD)"),
     ("billion-laughs", {}, {}, PermanentDeliveryError, "failed", "hostile XML (it declares XML entities)"),
     ("external-entity", {}, {}, PermanentDeliveryError, "failed", "hostile XML (it refers to an external resource)"),
+    ("deep", {}, {}, PermanentDeliveryError, "failed", "Excessive depth in document"),
     ("oversized", {"size": 3 * 1024 * 1024}, {"max_answer_bytes": 65536}, PermanentDeliveryError, "failed",
      "more than the 65536 bytes"),
 ]  # fmt: skip
