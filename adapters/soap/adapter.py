@@ -136,10 +136,12 @@ class SoapAdapter(Adapter):
     def explain(self) -> list[str]:
         """The port and every operation with its parameter tree, for `agencies check` (loads the WSDL)."""
         port = self.port()
-        used = {op: use for use, op in self.settings.operations().items()}
+        used: dict[str, list[str]] = {}
+        for use, op in self.settings.operations().items():
+            used.setdefault(op, []).append(use)
         lines = [f"port {port.name} (SOAP {port.version}) at {port.address}"]
         for name in port.operation_names():
-            lines.append(f"{name}" + (f"   ← {used[name]}" if name in used else ""))
+            lines.append(f"{name}" + (f"   ← {', '.join(used[name])}" if name in used else ""))
             lines += wsdl.tree(port, wsdl.input_elements(port, name))
             out = wsdl.output_elements(port, name)
             if out:

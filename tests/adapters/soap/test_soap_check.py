@@ -144,6 +144,7 @@ def test_agencies_check_prints_the_operations_and_their_parameter_trees(config_d
     assert "  attachment[]: Attachment (optional, 0..*)" in out
     assert "    name: string (required, 1..1)" in out  # citizen.name, nested
     assert "GetCaseStatus   ← status" in out
+    assert "AddNote   ← follow_ons.citizen_reply, follow_ons.answer_returned, follow_ons.cancelled" in out
     assert "OK: the configuration fits" in out
 
 
