@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from broker.console.routes import agencies, auth, cases, handoff, queue, review, stats, users
+from broker.console.routes import agencies, auth, cases, handoff, inbound, queue, review, stats, users
 from broker.console.web import PREFIX, Refused, SignInNeeded, refusal_page
 
 __all__ = ["install"]
@@ -22,6 +22,7 @@ ROUTERS = (
     queue.router,
     handoff.router,
     review.router,
+    inbound.router,
     cases.router,
     agencies.router,
     stats.router,

@@ -135,6 +135,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "disabled": ("معطَّل", "disabled"),
     "active": ("فعّال", "active"),
     "switch_language": ("English", "العربية"),
+    "unmatched": ("بريد وارد غير مطابق", "Unmatched inbound mail"),
+    "sender": ("المرسل", "From"),
+    "attach": ("إلحاق بالإحالة", "Attach to the handoff"),
+    "dismiss": ("إغلاق دون تسجيل", "Dismiss"),
 }
 
 

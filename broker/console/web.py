@@ -101,7 +101,7 @@ class Staff:
         """Back to a page (303: the browser GETs it), with a message shown there once."""
         response = RedirectResponse(path, status_code=303)
         if message:
-            set_cookie(self.hub, response, FLASH_COOKIE, quote(message), max_age=60)
+            set_cookie(self.hub, response, FLASH_COOKIE, quote(message, safe=""), max_age=60)
         return response
 
 

@@ -102,3 +102,18 @@ def test_the_day_in_arabic_right_to_left_with_arabic_text_unchanged(page: Any, c
     assert shown.encode() == COMMENT_AR.encode()
     page.goto(f"/console/cases/{case_id}")
     assert page.locator("h1").text_content().endswith(SUBJECT_AR)
+
+
+def test_new_work_appears_on_the_queue_without_a_reload_in_the_digits_chosen(page: Any, console: Console) -> None:
+    sign_in(page, console.person(Role.officer))
+    page.goto("/console/queue?reason=manual")
+    page.evaluate("window.notReloaded = true")
+    created = console.submit(subject=SUBJECT_AR)
+    row = page.wait_for_selector(f"tr[data-handoff='{created['handoffs'][0]['id']}']", timeout=30_000)
+    assert page.evaluate("window.notReloaded") is True  # the script swapped the rows in
+    due = row.query_selector("td:nth-child(4)").text_content()
+    assert due[:4] == "٢٠٢٦" or due[0] in "٠١٢٣٤٥٦٧٨٩"
+    shot(page, "ar-live-queue")
+    page.click("#switch-digits")
+    due = page.locator(f"tr[data-handoff='{created['handoffs'][0]['id']}'] td:nth-child(4)").text_content()
+    assert due[0] in "0123456789" and not any(c in due for c in "٠١٢٣٤٥٦٧٨٩")

@@ -8,16 +8,17 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from broker import followup
 from broker.console.permissions import Permission
 from broker.console.web import PREFIX, Staff, staff
-from broker.store.tables import assignments
+from broker.store.tables import assignments, inbound_log
 from schemas import FollowupReason
 
 router = APIRouter()
 PAGE = 25
+UNMATCHED = select(func.count()).where(inbound_log.c.disposition == "unmatched", inbound_log.c.resolved_at.is_(None))
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,10 @@ class Filters:
         return urlencode({k: v for k, v in values.items() if v not in (None, "") and not (k == "page" and v == 1)})
 
 
-def _rows(
-    person: Staff, f: Filters
-) -> tuple[list[followup.QueueItem], bool, dict[FollowupReason, int], dict[str, str]]:
+Rows = tuple[list[followup.QueueItem], bool, dict[FollowupReason, int], dict[str, str], int]
+
+
+def _rows(person: Staff, f: Filters) -> Rows:
     with person.hub.engine.connect() as conn:
         items = followup.queue(
             conn,
@@ -80,7 +82,8 @@ def _rows(
         ids = [i.handoff for i in items]
         who = select(assignments.c.handoff_id, assignments.c.username).where(assignments.c.handoff_id.in_(ids))
         assigned = {str(r[0]): str(r[1]) for r in conn.execute(who)}
-    return items[:PAGE], len(items) > PAGE, counts, assigned
+        unmatched = int(conn.execute(UNMATCHED).scalar_one())
+    return items[:PAGE], len(items) > PAGE, counts, assigned, unmatched
 
 
 @router.get("/", include_in_schema=False)
@@ -93,7 +96,7 @@ def home() -> RedirectResponse:
 def queue_page(person: Annotated[Staff, Depends(staff(Permission.view))]) -> HTMLResponse:
     """The follow-up queue."""
     f = Filters.read(person)
-    items, more, counts, assigned = _rows(person, f)
+    items, more, counts, assigned, unmatched = _rows(person, f)
     return person.render(
         "queue.html",
         f=f,
@@ -101,6 +104,7 @@ def queue_page(person: Annotated[Staff, Depends(staff(Permission.view))]) -> HTM
         more=more,
         counts=counts,
         assigned=assigned,
+        unmatched=unmatched,
         agencies=person.hub.directory.agencies,
         reasons=list(FollowupReason),
     )
@@ -110,7 +114,7 @@ def queue_page(person: Annotated[Staff, Depends(staff(Permission.view))]) -> HTM
 def queue_live(person: Annotated[Staff, Depends(staff(Permission.view, fragment=True))]) -> HTMLResponse:
     """The queue's rows and counts alone, for the page's script to swap in (no reload)."""
     f = Filters.read(person)
-    items, more, counts, assigned = _rows(person, f)
+    items, more, counts, assigned, unmatched = _rows(person, f)
     return person.render(
         "queue_live.html",
         f=f,
@@ -118,5 +122,6 @@ def queue_live(person: Annotated[Staff, Depends(staff(Permission.view, fragment=
         more=more,
         counts=counts,
         assigned=assigned,
+        unmatched=unmatched,
         agencies=person.hub.directory.agencies,
     )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
@@ -12,7 +14,9 @@ from fastapi.testclient import TestClient
 from broker.api import create_app
 from broker.console import accounts
 from broker.console.permissions import Role
-from broker.hub import Hub
+from broker.hub import Hub, set_hub
+from broker.store.migrate import upgrade
+from tests.conftest import hub_settings
 
 PASSWORD = "correct horse battery"
 USERS = {"amina": Role.officer, "yusuf": Role.reviewer, "root": Role.admin}
@@ -37,17 +41,41 @@ def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> Test
     return client
 
 
+QUICK = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
 @pytest.fixture(autouse=True)
 def quick_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     """Argon2 with the cheapest parameters: these tests check who gets in, not the hash's cost."""
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    monkeypatch.setattr(accounts, "_hasher", QUICK)
+
+
+@pytest.fixture(scope="session")
+def console_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite store with the three accounts, made once and copied for each test."""
+    path = tmp_path_factory.mktemp("console-template") / "hub.db"
+    hub = Hub(hub_settings(f"sqlite:///{path}", path.parent))
+    upgrade(hub.engine)
+    original = accounts._hasher
+    accounts._hasher = QUICK
+    try:
+        for name, role in USERS.items():
+            accounts.create_user(hub.engine, name, role, PASSWORD, display_name=name.title(), actor="test")
+    finally:
+        accounts._hasher = original
+    hub.engine.dispose()
+    return path
 
 
 @pytest.fixture
-def console_hub(sqlite_hub: Hub) -> Hub:
-    for name, role in USERS.items():
-        accounts.create_user(sqlite_hub.engine, name, role, PASSWORD, display_name=name.title(), actor="test")
-    return sqlite_hub
+def console_hub(console_template: Path, tmp_path: Path) -> Iterator[Hub]:
+    """A fresh copy of the template store, as this test's hub."""
+    shutil.copyfile(console_template, tmp_path / "hub.db")
+    hub = Hub(hub_settings(f"sqlite:///{tmp_path / 'hub.db'}", tmp_path))
+    set_hub(hub)
+    yield hub
+    set_hub(None)
+    hub.engine.dispose()
 
 
 @pytest.fixture

@@ -28,6 +28,9 @@ ROUTES: list[tuple[str, str, Permission]] = [
     ("GET", "/console/review", Permission.view),
     ("GET", f"/console/cases/{C}", Permission.view),
     ("GET", "/console/agencies", Permission.view),
+    ("GET", "/console/inbound", Permission.view),
+    ("POST", "/console/inbound/{item}/attach", Permission.follow_up),
+    ("POST", "/console/inbound/{item}/dismiss", Permission.follow_up),
     ("GET", "/console/stats", Permission.view),
     ("GET", "/console/stats/{name}.csv", Permission.view),
     ("GET", "/console/users", Permission.manage_users),
@@ -75,7 +78,13 @@ def test_a_route_answers_each_role_as_the_permission_table_says(
     with console_hub.engine.connect() as conn:
         handoff = conn.execute(select(handoffs.c.id).where(handoffs.c.case_id == case_id)).scalar_one()
     client = client_for(user)
-    url = path.replace(H, handoff).replace(C, case_id).replace("{username}", "amina").replace("{name}", "cases-by-kind")
+    url = (
+        path.replace(H, handoff)
+        .replace(C, case_id)
+        .replace("{username}", "amina")
+        .replace("{name}", "cases-by-kind")
+        .replace("{item}", "i_x")
+    )
     if method == "GET":
         answer = client.get(url, follow_redirects=False)
     else:
@@ -93,7 +102,12 @@ def test_a_form_without_its_csrf_token_is_refused(
 ) -> None:
     client = client_for("root")
     answer = client.post(
-        path.replace(H, "h_x").replace(C, "c_x").replace("{username}", "amina").replace("{name}", "growth"), data={}
+        path.replace(H, "h_x")
+        .replace(C, "c_x")
+        .replace("{username}", "amina")
+        .replace("{name}", "growth")
+        .replace("{item}", "i_x"),
+        data={},
     )
     assert answer.status_code == 403
     assert "انتهت صلاحية النموذج" in answer.text
