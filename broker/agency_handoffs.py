@@ -64,7 +64,18 @@ def open_handoffs(
     return AgencyHandoffPage(handoffs=items, next_cursor=items[-1].id if len(rows) > limit else None)
 
 
-def agency_handoff(conn: Connection, directory: Directory, agency_id: str, handoff_id: str) -> AgencyHandoff:
+MESSAGES_PAGE = 200
+"""Most messages one read of a handoff returns (L9); `messages_after` pages on."""
+
+
+def agency_handoff(
+    conn: Connection,
+    directory: Directory,
+    agency_id: str,
+    handoff_id: str,
+    messages_after: str | None = None,
+    messages_limit: int = MESSAGES_PAGE,
+) -> AgencyHandoff:
     """One of the agency's handoffs, in any state; NotFound for another agency's, as for none.
 
     The citizen's details are those the agency's `share` policy lists, and only while the handoff
@@ -77,11 +88,10 @@ def agency_handoff(conn: Connection, directory: Directory, agency_id: str, hando
     m = row._mapping
     p = shared_case(m["payload"], directory.agency(agency_id)).model_dump(mode="json")
     with_agency = m["state"] in WITH_AGENCY
-    sent = conn.execute(
-        select(agency_messages)
-        .where(agency_messages.c.handoff_id == handoff_id)
-        .order_by(agency_messages.c.created_at, agency_messages.c.id)
-    ).all()
+    q = select(agency_messages).where(agency_messages.c.handoff_id == handoff_id)
+    if messages_after is not None:
+        q = q.where(agency_messages.c.id > messages_after)
+    sent = conn.execute(q.order_by(agency_messages.c.id).limit(min(messages_limit, MESSAGES_PAGE))).all()
     return AgencyHandoff.model_validate(
         {
             **_item(m),

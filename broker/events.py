@@ -83,7 +83,12 @@ def feed(conn: Connection, after: int, limit: int) -> list[Event]:
     return [_event(r, use_position=True) for r in rows]
 
 
-def for_case(conn: Connection, case_id: str) -> list[Event]:
-    """Every event of one case, oldest first."""
-    rows = conn.execute(_query().where(events.c.case_id == case_id).order_by(events.c.id)).all()
+def for_case(conn: Connection, case_id: str, after: int | None = None, limit: int | None = None) -> list[Event]:
+    """The events of one case, oldest first: all of them, or `limit` after the event `after`."""
+    q = _query().where(events.c.case_id == case_id).order_by(events.c.id)
+    if after is not None:
+        q = q.where(events.c.id > after)
+    if limit is not None:
+        q = q.limit(limit)
+    rows = conn.execute(q).all()
     return [_event(r, use_position=False) for r in rows]

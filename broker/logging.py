@@ -3,28 +3,21 @@
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any, TextIO, cast
 
 import structlog
 
+from broker.redaction import redact_text
+
+__all__ = ["PERSONAL_KEYS", "configure_logging", "redact", "redact_text"]
+
 PERSONAL_KEYS = frozenset({"cpr", "email", "mobile", "phone", "name", "citizen"})
 """Keys whose values never reach a log line."""
 
-_PATTERNS = [
-    (re.compile(r"\b\d{9}\b"), "[cpr]"),  # Bahrain's personal number
-    (re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"), "[email]"),
-    (re.compile(r"\+?973[\s-]?\d{4}[\s-]?\d{4}\b|\b[36]\d{7}\b"), "[phone]"),
-]
-
-
-def redact_text(value: str) -> str:
-    """Mask CPR numbers, e-mail addresses and Bahraini phone numbers inside free text."""
-    for pattern, mask in _PATTERNS:
-        value = pattern.sub(mask, value)
-    return value
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+"""Uvicorn's loggers: made to propagate into the redacting handler (M4)."""
 
 
 def _redact(value: Any) -> Any:
@@ -55,19 +48,27 @@ class _Stderr:
 
 
 def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
-    """Set up structlog (and route the stdlib's logging through the same redaction)."""
+    """Set up structlog, and route the stdlib's logging (uvicorn's included) through the same redaction.
+
+    Tracebacks and stack traces are rendered to text *before* redaction, so the text of an
+    exception (a citizen's number in a ValueError, SQL parameters) is redacted like any other.
+    """
     json_output = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),
+        structlog.processors.format_exc_info,
         redact,
     ]
     renderer: Any = (
-        structlog.processors.JSONRenderer(ensure_ascii=False) if json_output else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer(ensure_ascii=False)
+        if json_output
+        else structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
     )
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer] if json_output else [*shared, renderer],
+        processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(cast(TextIO, _Stderr())),
         cache_logger_on_first_use=False,
@@ -81,3 +82,7 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(logging.WARNING)
+    for name in UVICORN_LOGGERS:  # uvicorn's own config (if any ran) gives them handlers that skip redaction
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers = []
+        uvicorn_logger.propagate = True

@@ -109,9 +109,10 @@ def run_api(hub: Hub, host: str, port: int, workers: int = 1) -> None:
             port=port,
             log_level="warning",
             access_log=False,
+            log_config=None,  # uvicorn's loggers propagate into the hub's redacting handler (M4)
         )
         return
-    uvicorn.run(create_app(hub), host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(create_app(hub), host=host, port=port, log_level="warning", access_log=False, log_config=None)
 
 
 def serve(hub: Hub, host: str, port: int) -> None:

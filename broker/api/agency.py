@@ -13,7 +13,7 @@ from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Query
 from fastapi.security import APIKeyHeader
 
 from adapters.signing import HANDOFF_HEADER, IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from broker.agency_handoffs import VISIBLE_STATES, agency_handoff, open_handoffs
+from broker.agency_handoffs import MESSAGES_PAGE, VISIBLE_STATES, agency_handoff, open_handoffs
 from broker.agency_keys import KeyGuard, KeyRefused, authenticate
 from broker.api.deps import get_hub_dep
 from broker.errors import Unprocessable
@@ -149,15 +149,26 @@ def list_handoffs(
     response_model=AgencyHandoff,
     responses={401: _UNAUTHORIZED, 404: _NOT_FOUND, 429: _THROTTLED},
 )
-def read_handoff(handoff_id: HandoffId, response: Response, hub: HubDep, agency: Agency) -> AgencyHandoff:
+def read_handoff(
+    handoff_id: HandoffId,
+    response: Response,
+    hub: HubDep,
+    agency: Agency,
+    messages_after: Annotated[
+        str | None, Query(max_length=40, description="Messages after this message id (the last one you have).")
+    ] = None,
+    messages_limit: Annotated[
+        int, Query(ge=1, le=MESSAGES_PAGE, description="Most messages returned.")
+    ] = MESSAGES_PAGE,
+) -> AgencyHandoff:
     """One of this agency's handoffs: the case, its location and attachments, and the citizen's contact.
 
     The contact is personal data, given because this agency handles the case; the answer is not
-    to be cached (`Cache-Control: no-store`).
+    to be cached (`Cache-Control: no-store`). Its messages come oldest first, a page at a time (L9).
     """
     response.headers["Cache-Control"] = "no-store"
     with hub.engine.connect() as conn:
-        return agency_handoff(conn, hub.directory, agency, handoff_id)
+        return agency_handoff(conn, hub.directory, agency, handoff_id, messages_after, messages_limit)
 
 
 @router.post(

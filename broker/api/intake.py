@@ -14,6 +14,8 @@ from broker.intake import submit_cases
 from broker.store.cases import find_case_id, get_case
 from schemas import AcceptedCase, BatchAccepted, CaseBatch, CaseIn, CaseOut, Event, EventPage
 
+NEXT_CURSOR = "X-Next-Cursor"
+
 router = APIRouter(prefix="/v1", tags=["national system"])
 
 Caller = Annotated[str, Depends(national_system)]
@@ -79,10 +81,27 @@ def read_case(case_id: str, hub: HubDep, caller: Caller) -> CaseOut:
 
 
 @router.get("/cases/{case_id}/events", response_model=list[Event], responses={404: {"description": "No such case."}})
-def case_events(case_id: str, hub: HubDep, caller: Caller) -> list[Event]:
-    """Every event of one case, oldest first (the audit trail: what, when, who)."""
+def case_events(
+    case_id: str,
+    hub: HubDep,
+    caller: Caller,
+    response: Response,
+    after: Annotated[
+        int | None,
+        Query(ge=0, le=2**63 - 1, description="The `X-Next-Cursor` header of the previous page (an event id)."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[Event]:
+    """The events of one case, oldest first (the audit trail: what, when, who), paged (L9).
+
+    When more remain, the `X-Next-Cursor` header holds the `after` of the next page.
+    """
     with hub.engine.connect() as conn:
-        return events.for_case(conn, find_case_id(conn, case_id))
+        page = events.for_case(conn, find_case_id(conn, case_id), after=after, limit=limit + 1)
+    if len(page) > limit:
+        page = page[:limit]
+        response.headers[NEXT_CURSOR] = str(page[-1].id)
+    return page
 
 
 @router.get("/events", response_model=EventPage)

@@ -67,7 +67,9 @@ def run_demo(port: int, once: bool) -> None:
     out.print(f"[bold]Tawasul hub[/bold]: {len(d.agencies)} agencies, {len(d.categories)} categories loaded")
     worker = runner.start_worker_thread(hub)
     stop = runner.start_scheduler_thread(hub)
-    server = uvicorn.Server(uvicorn.Config(create_app(hub), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(hub), host="127.0.0.1", port=port, log_level="warning", log_config=None)
+    )
     threading.Thread(target=server.run, name="hub-api", daemon=True).start()
     _wait_for(lambda: requests.get(f"{base}/healthz", timeout=1).ok, "the API to start")
     key = hub.settings.national_api_key.get_secret_value()  # type: ignore[union-attr]

@@ -29,6 +29,7 @@ def make_engine(settings: Settings) -> Engine:
         engine = create_engine(
             settings.database_url,
             json_serializer=_dumps,
+            hide_parameters=True,  # statements' parameters (citizens' data) never reach an error or a log
             connect_args={"check_same_thread": False, "timeout": 30},
         )
 
@@ -47,7 +48,9 @@ def make_engine(settings: Settings) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    engine = create_engine(settings.database_url, json_serializer=_dumps, pool_size=10, max_overflow=20)
+    engine = create_engine(
+        settings.database_url, json_serializer=_dumps, hide_parameters=True, pool_size=10, max_overflow=20
+    )
     _ping_when_idle(engine)
     return engine
 
