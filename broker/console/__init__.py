@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 
 from broker.console.routes import agencies, auth, cases, handoff, inbound, queue, review, stats, users
-from broker.console.web import PREFIX, Refused, SignInNeeded, refusal_page
+from broker.console.web import PREFIX, ConsoleHeaders, Refused, SignInNeeded, refusal_page
 
 __all__ = ["install"]
 
@@ -34,6 +34,7 @@ def install(app: FastAPI) -> None:
     """Add the console's pages, its static files and its refusal pages to the hub's app."""
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX, include_in_schema=False)
+    app.add_middleware(ConsoleHeaders)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=Path(__file__).parent / "static"), name="console-static")
 
     @app.exception_handler(SignInNeeded)

@@ -44,6 +44,9 @@ def test_signing_in_sets_an_httponly_secure_samesite_cookie_and_opens_the_queue(
     assert "SameSite=lax" in cookie
     queue = client.get("/console/queue")
     assert queue.status_code == 200
+    assert queue.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in queue.headers["content-security-policy"]
+    assert queue.headers["cache-control"] == "no-store"
     assert 'dir="rtl"' in queue.text
     assert "قائمة المتابعة" in queue.text
 
