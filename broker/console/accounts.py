@@ -206,6 +206,7 @@ def sign_in(engine: Engine, username: str, password: str, address: str) -> Sessi
                 conn.execute(
                     update(staff_users).where(staff_users.c.id == row.id).values(password_hash=_hasher.hash(password))
                 )
+            conn.execute(delete(staff_sessions).where(staff_sessions.c.expires_at < at))  # housekeeping
             key = secrets.token_urlsafe(32)
             csrf = secrets.token_urlsafe(32)
             conn.execute(

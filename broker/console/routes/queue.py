@@ -107,6 +107,7 @@ def queue_page(person: Annotated[Staff, Depends(staff(Permission.view))]) -> HTM
         unmatched=unmatched,
         agencies=person.hub.directory.agencies,
         reasons=list(FollowupReason),
+        levels=range(len(person.hub.directory.sla.escalation) + 1),
     )
 
 
