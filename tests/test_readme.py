@@ -76,3 +76,23 @@ def test_the_readme_signature_check_verifies_what_the_hub_signs(sim: tuple[str, 
     verify = namespace["verify"]
     assert verify("nm-secret-for-the-readme-test", "POST", r.path, r.headers, r.body)
     assert not verify("nm-secret-for-the-readme-test", "POST", r.path, r.headers, r.body + b" ")
+
+
+def test_the_email_agency_example_validates_and_sends_through_a_real_smtp_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from adapters.email import EmailAdapter
+    from adapters.testing.email_agency import running_mail_server
+    from tests.adapters.email.test_reply_table import TABLE
+
+    [raw] = yaml.safe_load(block("email-agency"))
+    agency = AgencyConfig.model_validate(raw)
+    assert isinstance(EmailAdapter.from_config(agency), EmailAdapter)  # the example as written is valid
+    assert f"The table of {len(TABLE)} replies" in README
+    with running_mail_server() as server:
+        raw["adapter"]["smtp"] = {"host": server.host, "port": server.port, "security": "plain"}
+        raw["adapter"]["attachments"] = {"mode": "links"}
+        local = AgencyConfig.model_validate(raw)
+        receipt = EmailAdapter.from_config(local).deliver(envelope_for(local))
+        [mail] = server.wait_for(1)
+    assert mail.recipients == ["complaints@works.gov.bh"] and receipt.message_id == str(mail.message["Message-ID"])

@@ -13,10 +13,12 @@ the tests use it with Dovecot for IMAP.
 
 from __future__ import annotations
 
+import os
 import smtplib
+import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +26,7 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import format_datetime, make_msgid
+from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -212,13 +215,13 @@ class Staff:
 
     def _reply(self, message: EmailMessage) -> None:
         reply = staff_reply(message, self.answer)
-        for attempt in range(5):
+        for _ in range(60):  # the hub's listener starts with its first read: wait for it a while
             try:
                 self.deliver_to(reply)
                 self.answered.append(str(message["Message-ID"]))
                 return
-            except OSError:
-                time.sleep(0.5 * (attempt + 1))
+            except (OSError, smtplib.SMTPException):
+                time.sleep(0.5)
 
 
 def by_smtp(host: str, port: int) -> Callable[[EmailMessage], None]:
@@ -229,3 +232,48 @@ def by_smtp(host: str, port: int) -> Callable[[EmailMessage], None]:
             client.send_message(reply)
 
     return send
+
+
+ENV_SMTP_PORT = "HUB_EMAIL_SMTP_PORT"
+ENV_LISTENER_PORT = "HUB_EMAIL_LISTENER_PORT"
+ENV_SPOOL = "HUB_EMAIL_SPOOL"
+
+
+@dataclass
+class EmailAgency:
+    """The demo's e-mail agency: its mail server, its staff, and where they send their answers."""
+
+    server: AgencyMailServer
+    staff: Staff
+    listener_port: int
+
+    def stop(self) -> None:
+        """Stop the agency's mail server."""
+        self.server.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_email_agency(
+    spool: Path, *, answer_after: float = 2.0, environ: MutableMapping[str, str] = os.environ
+) -> EmailAgency | None:
+    """Play the e-mail agencies of the shipped config (for the demo); None when the environment points elsewhere.
+
+    The agency's mail server listens on a free port, and the hub's inbound listener gets another;
+    both go into the environment (`HUB_EMAIL_SMTP_PORT`, `HUB_EMAIL_LISTENER_PORT`, `HUB_EMAIL_SPOOL`)
+    before the agency directory is read. Staff answer each case after `answer_after` seconds, by
+    SMTP to the hub's listener: no mail server outside the project is needed.
+    """
+    if ENV_SMTP_PORT in environ:
+        return None
+    server = AgencyMailServer().start()
+    listener_port = int(environ.get(ENV_LISTENER_PORT) or _free_port())
+    environ[ENV_SMTP_PORT] = str(server.port)
+    environ[ENV_LISTENER_PORT] = str(listener_port)
+    environ.setdefault(ENV_SPOOL, str(spool))
+    staff = Staff(server, by_smtp("127.0.0.1", listener_port), delay=answer_after)
+    return EmailAgency(server, staff, listener_port)

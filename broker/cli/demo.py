@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import threading
 import time
 from collections import Counter
@@ -17,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
+from adapters.testing.email_agency import start_email_agency
 from adapters.testing.rest_agency import DEMO_PORT, Controller, Simulator, simulate_agencies, start_simulator
 from broker import agency_keys, followup, runner
 from broker.api import create_app
@@ -46,6 +48,8 @@ def _settings() -> Settings:
         overrides["national_api_key"] = secrets.token_urlsafe(24)
     if "HUB_CONSOLE_SECURE_COOKIES" not in os.environ:
         overrides["console_secure_cookies"] = False  # the demo's console is plain http on localhost
+    if "HUB_REPLY_SECRET" not in os.environ:
+        overrides["reply_secret"] = secrets.token_urlsafe(24)  # signs the reply tokens in the e-mail agency's mail
     if "HUB_LOG_LEVEL" not in os.environ:
         overrides["log_level"] = "WARNING"  # the tables tell the story; a line per case would drown them
     return Settings(**overrides)  # type: ignore[arg-type]
@@ -60,6 +64,8 @@ def run_demo(port: int, once: bool) -> None:
     console_password = demo_administrator(hub)
     base = f"http://127.0.0.1:{port}"
     soap_simulator = start_soap_simulator()  # before the directory loads: the SOAP agencies' WSDLs point at it
+    spool = PROJECT_ROOT / "var" / f"email-spool-{os.getpid()}"
+    mail_agency = start_email_agency(spool)  # plays the e-mail agency: its mail server and staff who answer
     simulator = start_simulator_for(hub, base)  # plays the connected (REST) agencies
     if soap_simulator is not None:
         play_soap_agencies(hub, soap_simulator)
@@ -77,7 +83,8 @@ def run_demo(port: int, once: bool) -> None:
     _wait_for(lambda: _count(hub, ("pending", "delivering")) == 0, "every handoff to be delivered")
     out.print("waiting for the connected agencies (the simulator) to acknowledge and answer …")
     _wait_for(
-        lambda: _count(hub, ("delivered", "acknowledged"), adapter=("rest", "soap")) == 0, "the agencies' answers"
+        lambda: _count(hub, ("delivered", "acknowledged"), adapter=("rest", "soap", "email")) == 0,
+        "the agencies' answers",
     )
     _show(hub)
     out.print(f"API docs: {base}/docs   national-system key for this run: {key}")
@@ -93,6 +100,9 @@ def run_demo(port: int, once: bool) -> None:
         simulator.stop()
     if soap_simulator is not None:
         soap_simulator.stop()
+    if mail_agency is not None:
+        mail_agency.stop()
+        shutil.rmtree(spool, ignore_errors=True)
     stop.set()
     worker.stop(in_sighandler=False)
 
