@@ -91,12 +91,20 @@ def header_text(value: object) -> str:
     if value is None:
         return ""
     text = str(value)
+    if any("\udc80" <= ch <= "\udcff" for ch in text):
+        text = decode_bytes(text.encode("utf-8", "surrogateescape"), None)
     if "=?" in text:
         with contextlib.suppress(LookupError, UnicodeDecodeError, ValueError):
             text = str(make_header(decode_header(text)))
-    if any("\udc80" <= ch <= "\udcff" for ch in text):
-        text = decode_bytes(text.encode("utf-8", "surrogateescape"), None)
     return " ".join(text.split())
+
+
+def raw_header(message: Message, name: str) -> str | None:
+    """A header as it came (raw 8-bit bytes kept as surrogates, for `header_text` to decode), or None."""
+    for key, value in message.raw_items():
+        if key.lower() == name.lower():
+            return str(value)
+    return None
 
 
 def _ids(value: object) -> list[str]:
@@ -228,7 +236,7 @@ def _read(message: EmailMessage, limits: Limits) -> ParsedMail:
     return ParsedMail(
         message_id=(_ids(message["Message-ID"]) or [""])[0],
         sender=(_addresses(message, "From") or [""])[0],
-        subject=header_text(message["Subject"]),
+        subject=header_text(raw_header(message, "Subject")),
         date=date,
         recipients=_addresses(
             message, "X-Tawasul-Rcpt", "Delivered-To", "X-Original-To", "Envelope-To", "To", "Cc", "Resent-To"
