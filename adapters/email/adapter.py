@@ -145,7 +145,8 @@ class EmailAdapter(Adapter):
                 )
                 try:
                     listener.start()
-                except OSError as exc:
+                except Exception as exc:  # a port in use, or a start too slow on a loaded machine
+                    listener.stop(force=True)  # release the port, so the next read can try again
                     raise InboundError(f"the SMTP listener cannot listen on {s.listener.port}: {exc}") from None
                 self.listener = listener
 

@@ -7,6 +7,7 @@ hub's reply address (with or without a plus-part) is accepted, and no larger tha
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -67,7 +68,7 @@ class Listener:
     ) -> None:
         handler = _Handler(spool, reply_to, separator, max_bytes)
         self.controller = SmtpController(
-            handler, hostname=host, port=port, data_size_limit=max_bytes, decode_data=False, ready_timeout=10
+            handler, hostname=host, port=port, data_size_limit=max_bytes, decode_data=False, ready_timeout=30
         )
         self._lock = threading.Lock()
         self.running = False
@@ -85,9 +86,10 @@ class Listener:
                 self.running = True
                 log.info("email.listening", host=self.controller.hostname, port=self.port)
 
-    def stop(self) -> None:
-        """Stop listening."""
+    def stop(self, *, force: bool = False) -> None:
+        """Stop listening (`force`: also after a start that failed half-way)."""
         with self._lock:
-            if self.running:
-                self.controller.stop()
+            if self.running or force:
+                with contextlib.suppress(Exception):
+                    self.controller.stop(no_assert=True)
                 self.running = False

@@ -215,7 +215,7 @@ class Staff:
 
     def _reply(self, message: EmailMessage) -> None:
         reply = staff_reply(message, self.answer)
-        for _ in range(60):  # the hub's listener starts with its first read: wait for it a while
+        for _ in range(240):  # the hub's listener starts with its first read: wait for it a while
             try:
                 self.deliver_to(reply)
                 self.answered.append(str(message["Message-ID"]))
