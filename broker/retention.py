@@ -36,6 +36,7 @@ from broker.store.tables import (
     handoffs,
     inbound_files,
     inbound_log,
+    surveys,
 )
 from broker.store.tables import events as events_table
 
@@ -46,7 +47,7 @@ REMOVED = "[محذوف / removed]"
 MASK = "[…]"
 """What stands where an identifier was inside text that is kept."""
 
-FREE_TEXT_KEYS = frozenset({"text", "reason", "note", "subject", "description"})
+FREE_TEXT_KEYS = frozenset({"text", "reason", "note", "subject", "description", "reply", "original"})
 """Keys of JSON documents whose values are what people wrote: removed with free text."""
 
 BATCH = 200
@@ -81,6 +82,7 @@ HOLDINGS: list[Holding] = [
     Holding(follow_ons, follow_ons.c.handoff_id, texts=("last_error",), documents=("payload",)),
     Holding(inbound_log, inbound_log.c.handoff_id, texts=("sender", "subject", "text", "reason")),
     Holding(inbound_files, inbound_files.c.handoff_id, purge=True),
+    Holding(surveys, surveys.c.case_id, texts=("comment",)),
 ]
 """Every table beyond `cases` that keeps a case's personal data."""
 

@@ -10,7 +10,7 @@ import time_machine
 from sqlalchemy import Column, LargeBinary, MetaData, String, Table, Text, insert, select
 from typer.testing import CliRunner
 
-from broker import events, retention, review
+from broker import events, retention, review, surveys
 from broker.cli import app
 from broker.deadlines import record_citizen_info
 from broker.hub import Hub
@@ -60,6 +60,7 @@ def closed_case(hub: Hub) -> str:
     record_message(hub.engine, hub.directory, handoff, answer, Sender(actor="central-office:amina", source="manual"))
     review.accept(hub.engine, handoff, "central-office:noor")
     review.close(hub.engine, hub.directory, accepted.case_id, "central-office:noor")
+    surveys.record(hub.engine, accepted.case_id, 4, f"شكراً، اتصلوا بي على {MOBILE}", actor="national-system")
     return accepted.case_id
 
 
@@ -122,10 +123,11 @@ def test_the_audit_trail_keeps_every_event_and_records_who_anonymised_what_witho
     assert (last.type, last.actor) == ("case.anonymised", "retention:test")
     assert last.data["removed"] == ["citizen", "address", "attachments", "identifiers in texts"]
     assert last.data["rows"] == {
-        "events": 3,
+        "events": 5,
         "agency_messages": 2,
         "follow_ons": 1,
-    }  # the two messages and the citizen's reply
+        "surveys": 1,
+    }  # the two messages, the citizen's reply, the answer as it went to the citizen, and the survey
 
 
 def test_a_second_run_finds_nothing_to_do_and_changes_nothing(any_hub: Hub) -> None:
