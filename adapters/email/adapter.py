@@ -39,6 +39,13 @@ def _text(value: bytes | str) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
+def _by_code(codes: list[int], said: str, what: str) -> DeliveryError:
+    """5xx from the server (every one of them) is permanent; 4xx or anything else is tried again."""
+    if codes and all(500 <= code < 600 for code in codes):
+        return PermanentDeliveryError(f"the mail server refused {what}: {said}", response_excerpt=said)
+    return RetriableDeliveryError(f"the mail server deferred {what}: {said}", retry_after=None)
+
+
 class EmailAdapter(Adapter):
     """One agency's mailbox: each case a bilingual mail, each follow-on a mail in its thread, replies read back.
 
@@ -76,22 +83,30 @@ class EmailAdapter(Adapter):
         _, files = self.fetcher.prepare(attachments, policy)
         return files
 
-    def send(self, out: compose.Outgoing) -> None:
-        """Hand one mail to the SMTP server (library exceptions go up for `classify`)."""
+    def _open(self) -> smtplib.SMTP:
+        """A connection to the SMTP server, encrypted and logged in as the settings say."""
         s = self.settings.smtp
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=str(s.ca_bundle) if s.ca_bundle else None)
         client: smtplib.SMTP
         if s.security == "tls":
             client = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=context)
         else:
             client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
-        with client:
+        try:
             client.ehlo()
             if s.security == "starttls":
                 client.starttls(context=context)
                 client.ehlo()
             if s.user and s.password_env:
                 client.login(s.user, secret(s.password_env).get_secret_value())
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    def send(self, out: compose.Outgoing) -> None:
+        """Hand one mail to the SMTP server (library exceptions go up for `classify`)."""
+        with self._open() as client:
             refused = client.send_message(out.message, from_addr=out.sender, to_addrs=out.recipients)
         if refused:
             log.warning("email.some_recipients_refused", agency=self.agency.id, refused=sorted(refused))
@@ -115,16 +130,12 @@ class EmailAdapter(Adapter):
         """SMTP 4xx and lost connections are retried; 5xx are permanent, with the server's own words."""
         if isinstance(exc, smtplib.SMTPRecipientsRefused):
             said = "; ".join(f"{rcpt}: {code} {_text(msg)}" for rcpt, (code, msg) in exc.recipients.items())
-            if exc.recipients and all(500 <= code < 600 for code, _ in exc.recipients.values()):
-                return PermanentDeliveryError(
-                    f"the mail server refused the agency's address: {said}", response_excerpt=said
-                )
-            return RetriableDeliveryError(f"the mail server deferred the agency's address: {said}", retry_after=None)
+            codes = [code for code, _ in exc.recipients.values()]
+            return _by_code(codes, said, "the agency's address")
         if isinstance(exc, smtplib.SMTPResponseException):
-            said = f"{exc.smtp_code} {_text(exc.smtp_error)}"
-            if 500 <= exc.smtp_code < 600:
-                return PermanentDeliveryError(f"the mail server refused the mail: {said}", response_excerpt=said)
-            return RetriableDeliveryError(f"the mail server deferred the mail: {said}", retry_after=None)
+            return _by_code([exc.smtp_code], f"{exc.smtp_code} {_text(exc.smtp_error)}", "the mail")
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return PermanentDeliveryError(f"the mail server's certificate does not verify: {exc.verify_message}")
         if isinstance(exc, smtplib.SMTPNotSupportedError):
             return PermanentDeliveryError(f"the mail server cannot do what the settings ask: {exc}")
         return super().classify(exc)
@@ -197,14 +208,10 @@ class EmailAdapter(Adapter):
     def check(self) -> None:
         s = self.settings
         try:
-            with (
-                smtplib.SMTP_SSL(s.smtp.host, s.smtp.port, timeout=s.smtp.timeout)
-                if s.smtp.security == "tls"
-                else smtplib.SMTP(s.smtp.host, s.smtp.port, timeout=s.smtp.timeout) as client
-            ):
-                client.ehlo()
-        except (OSError, smtplib.SMTPException) as exc:
-            raise ConfigError(f"{self.agency.id}: SMTP {s.smtp.host}:{s.smtp.port} unreachable: {exc}") from None
+            with self._open() as client:
+                client.noop()
+        except (OSError, smtplib.SMTPException, DeliveryError) as exc:
+            raise ConfigError(f"{self.agency.id}: SMTP {s.smtp.host}:{s.smtp.port} unusable: {exc}") from None
         if self.imap is not None:
             try:
                 self.imap.check()

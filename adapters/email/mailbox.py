@@ -67,7 +67,7 @@ class ImapMailbox:
                 return self._client
             except RETRIABLE_IMAP:
                 self._drop()
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=str(s.ca_bundle) if s.ca_bundle else None)
         try:
             client = imapclient.IMAPClient(
                 s.host, port=s.port, ssl=s.security == "tls", ssl_context=context, timeout=s.timeout

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, FilePath, model_validator
 
 from adapters.attachments import AttachmentPolicy
 from adapters.secrets import EnvName
@@ -27,6 +27,8 @@ class Smtp(_Strict):
     """`starttls` (587) or implicit `tls` (465); `plain` only for a server on this machine (tests, demo)."""
     user: str | None = None
     password_env: EnvName | None = None
+    ca_bundle: FilePath | None = None
+    """The CA that signs the server's certificate, when it is not a public one."""
     timeout: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="after")
@@ -46,6 +48,8 @@ class Imap(_Strict):
     security: Literal["tls", "starttls", "plain"] = "tls"
     user: str
     password_env: EnvName
+    ca_bundle: FilePath | None = None
+    """The CA that signs the server's certificate, when it is not a public one."""
     folder: str = "INBOX"
     processed_folder: str | None = None
     """Where a mail goes once the hub committed it; without one it is flagged `\\Seen` and `$Tawasul` in place."""
