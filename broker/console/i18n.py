@@ -142,6 +142,38 @@ STRINGS: dict[str, tuple[str, str]] = {
 }
 
 
+STATES: dict[str, tuple[str, str]] = {
+    "pending": ("بانتظار التسليم", "pending"),
+    "delivering": ("جارٍ التسليم", "delivering"),
+    "outcome_unknown": ("نتيجة التسليم غير معروفة", "outcome unknown"),
+    "delivered": ("سُلّمت للجهة", "delivered"),
+    "acknowledged": ("أقرّت الجهة بالاستلام", "acknowledged"),
+    "answered": ("ردّت الجهة", "answered"),
+    "accepted": ("اعتُمد الرد", "accepted"),
+    "failed": ("تعذّر التسليم", "failed"),
+    "transferred": ("حُوّلت", "transferred"),
+    "cancelled": ("سُحبت", "cancelled"),
+    "received": ("استُلمت", "received"),
+    "routed": ("وُجّهت", "routed"),
+    "with_agency": ("لدى الجهة", "with the agency"),
+    "in_review": ("قيد المراجعة", "in review"),
+    "returned": ("أُعيدت للجهة", "returned to the agency"),
+    "replied": ("تم الرد على المواطن", "replied"),
+    "closed": ("مغلقة", "closed"),
+}
+"""Handoff and case states."""
+
+KINDS: dict[str, tuple[str, str]] = {
+    "acknowledged": ("تم الاستلام", "acknowledged"),
+    "progress": ("قيد المعالجة", "in progress"),
+    "answered": ("تم الرد", "answered"),
+    "needs_info": ("بحاجة إلى معلومات من المواطن", "needs information from the citizen"),
+    "transfer_requested": ("طلب تحويل", "transfer requested"),
+    "rejected": ("مرفوض", "rejected"),
+}
+"""What an agency can say."""
+
+
 class Texts:
     """The strings of one language, with its direction, digits and date format."""
 
@@ -167,6 +199,14 @@ class Texts:
     def reason(self, reason: str | FollowupReason) -> str:
         """A follow-up reason's label."""
         return self.pick(REASON_LABELS[FollowupReason(reason)])
+
+    def state(self, state: str) -> str:
+        """A handoff's or a case's state."""
+        return self.pick(STATES[state]) if state in STATES else state
+
+    def kind(self, kind: str) -> str:
+        """A kind of agency message."""
+        return self.pick(KINDS[kind]) if kind in KINDS else kind
 
     def role(self, role: str) -> str:
         """A role's name."""
