@@ -14,7 +14,10 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from broker.recurring.features import Place, Signature, Vector
-from broker.recurring.similarity import cosine, norm, place_factor
+from broker.recurring.similarity import Arrays, arrays, cosine, norm, place_factor
+
+CENTROID_SIZE = 500
+"""A group's centroid keeps its heaviest features only, so reading and comparing it stays cheap."""
 
 
 @dataclass(frozen=True)
@@ -43,8 +46,25 @@ class Group:
     size: int = 0
     faults: list[str] = field(default_factory=list)
     categories: list[str] = field(default_factory=list)
-    centroid: Vector = field(default_factory=dict)
     centroid_norm: float = 0.0
+    stored: Arrays | None = None
+    """The centroid as read from the store; turned into `centroid` only if a case joins."""
+    _centroid: Vector | None = None
+
+    @property
+    def centroid(self) -> Vector:
+        """The sum of the group's case vectors (its heaviest `CENTROID_SIZE` features)."""
+        if self._centroid is None:
+            self._centroid = (
+                dict(zip(self.stored[0].tolist(), self.stored[1].tolist(), strict=True)) if self.stored else {}
+            )
+        return self._centroid
+
+    def arrays(self) -> Arrays:
+        """The centroid as arrays, for `similarity.cosine`."""
+        if self._centroid is None and self.stored is not None:
+            return self.stored
+        return arrays(self.centroid)
 
     def add(self, sig: Signature) -> None:
         """Take `sig` in: span, place parts it was missing, categories, centroid."""
@@ -58,9 +78,14 @@ class Group:
         if sig.category not in self.categories:
             self.categories.append(sig.category)
         self.faults.extend(sorted(sig.faults.difference(self.faults)))
+        centroid = self.centroid
         for i, v in sig.vector.items():
-            self.centroid[i] = self.centroid.get(i, 0.0) + v
-        self.centroid_norm = norm(self.centroid)
+            centroid[i] = centroid.get(i, 0.0) + v
+        if len(centroid) > CENTROID_SIZE:
+            heaviest = sorted(centroid.items(), key=lambda kv: (-kv[1], kv[0]))[:CENTROID_SIZE]
+            self._centroid = centroid = dict(sorted(heaviest))
+        self.stored = None
+        self.centroid_norm = norm(centroid)
         self.size += 1
 
 
@@ -80,8 +105,11 @@ def group_id(case_id: str) -> str:
 class Index(Protocol):
     """Where groups live while grouping runs."""
 
-    def candidates(self, keys: list[str], since: datetime, until: datetime) -> list[Group]:
-        """Groups having one of `keys`, with a report between `since` and `until`, in id order."""
+    def candidates(self, keys: list[str], since: datetime, until: datetime, place: Place, kind: str) -> list[Group]:
+        """Groups having one of `keys`, with a report between `since` and `until`, in id order.
+
+        An index may leave out groups `score` would give 0: another kind, governorate or block.
+        """
         ...
 
     def save(self, group: Group, sig: Signature, score: float, created: bool) -> None:
@@ -99,8 +127,8 @@ class Attached:
     created: bool
 
 
-def score(sig: Signature, group: Group, params: Params) -> float:
-    """How well `sig` fits `group`: cosine to the group's centroid, times the place factor."""
+def score(sig: Signature, group: Group, params: Params, unit: Arrays | None = None) -> float:
+    """How well `sig` fits `group`: cosine to the group's centroid, times the place and fault factors."""
     if sig.kind != group.kind:
         return 0.0  # a suggestion is not a complaint about the same thing
     factor = place_factor(sig.place, group.place, params.road_mismatch)
@@ -108,14 +136,16 @@ def score(sig: Signature, group: Group, params: Params) -> float:
         return 0.0
     if sig.faults and group.faults and sig.faults.isdisjoint(group.faults):
         factor *= params.fault_mismatch
-    return factor * cosine(sig.vector, group.centroid, group.centroid_norm)
+    return factor * cosine(unit or arrays(sig.vector), group.arrays(), group.centroid_norm)
 
 
 def attach(index: Index, sig: Signature, params: Params = Params()) -> Attached:
     """Put `sig` into the best-fitting candidate group, or a new one when none reaches the threshold."""
     best: tuple[float, Group] | None = None
-    for group in index.candidates(keys(sig.category, sig.place), sig.at - params.window, sig.at + params.window):
-        s = score(sig, group, params)
+    window = (sig.at - params.window, sig.at + params.window)
+    unit = arrays(sig.vector)
+    for group in index.candidates(keys(sig.category, sig.place), *window, sig.place, sig.kind):
+        s = score(sig, group, params, unit)
         if s >= params.threshold and (best is None or s > best[0]):
             best = (s, group)
     if best is None:
@@ -137,8 +167,8 @@ class MemoryIndex:
         self.by_key: dict[str, list[str]] = {}
         self.members: dict[str, list[str]] = {}
 
-    def candidates(self, keys: list[str], since: datetime, until: datetime) -> list[Group]:
-        """Groups under any of `keys` with a report in [since, until]."""
+    def candidates(self, keys: list[str], since: datetime, until: datetime, place: Place, kind: str) -> list[Group]:
+        """Groups under any of `keys` with a report in [since, until] (`score` checks place and kind)."""
         ids = sorted({g for k in keys for g in self.by_key.get(k, ())})
         return [g for g in (self.groups[i] for i in ids) if g.last_at >= since and g.first_at <= until]
 

@@ -372,22 +372,40 @@ _AR_PREFIX = r"(?:[وفبلك]{0,2}(?:ال)?|لل)?"
 _AR_SUFFIX = r"(?:ه|ها|هم|ات|ين|ون|ان|ي|يه|نا|كم|ته|تها)?"
 
 
-def _pattern(form: str) -> str:
+def _body(form: str) -> str:
     text = normalise(form)
-    if any("\u0600" <= ch <= "\u06ff" for ch in text):
+    return text.removeprefix("ال") if _is_arabic(text) else text
+
+
+def _is_arabic(text: str) -> bool:
+    return any("\u0600" <= ch <= "\u06ff" for ch in text)
+
+
+def _pattern(form: str) -> str:
+    body = _body(form)
+    if _is_arabic(body):
         # an Arabic form may take a conjunction or preposition and the article in front, and a short suffix
-        body = text.removeprefix("ال")
         return rf"(?<!\w){_AR_PREFIX}{re.escape(body)}{_AR_SUFFIX}(?!\w)"
-    return rf"(?<!\w){re.escape(text)}(?:s|es|ed|ing)?(?!\w)"
+    return rf"(?<!\w){re.escape(body)}(?:s|es|ed|ing)?(?!\w)"
 
 
 @cache
-def _compiled() -> tuple[tuple[str, re.Pattern[str]], ...]:
+def _compiled() -> tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]:
     table = [(f"c:{name}", forms) for name, forms in CONCEPTS.items()]
     table += [(f"p:{name}", forms) for name, forms in PLACES.items()]
-    return tuple((key, re.compile("|".join(_pattern(f) for f in forms))) for key, forms in table)
+    return tuple(
+        (key, tuple({_body(f) for f in forms}), re.compile("|".join(_pattern(f) for f in forms)))
+        for key, forms in table
+    )
 
 
 def concepts(normalised: str) -> list[str]:
-    """The concepts (`c:…`) and localities (`p:…`) a normalised text mentions, in table order."""
-    return [key for key, pattern in _compiled() if pattern.search(normalised)]
+    """The concepts (`c:…`) and localities (`p:…`) a normalised text mentions, in table order.
+
+    A plain substring test first (fast), the word-boundary pattern only for concepts that pass it.
+    """
+    return [
+        key
+        for key, bodies, pattern in _compiled()
+        if any(b in normalised for b in bodies) and pattern.search(normalised)
+    ]

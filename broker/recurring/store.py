@@ -9,18 +9,19 @@ PostgreSQL; SQLite has one writer anyway), so the attachment order is a single s
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 import structlog
-from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, text, update
 
 from broker import events
 from broker.hub import Hub
 from broker.recurring.features import Place, Signature, signature
 from broker.recurring.grouping import Attached, Group, MemoryIndex, Params, attach, keys
+from broker.recurring.similarity import Arrays, arrays
 from broker.store.engine import now, transaction
 from broker.store.tables import (
     cases,
@@ -44,17 +45,15 @@ _LOCK = 0x7441_7263  # arbitrary, constant advisory-lock key for the attacher
 
 
 def pack(vector: dict[int, float]) -> bytes:
-    """A sparse vector as bytes: its indices (int64) then its weights (float64), in insertion order."""
-    return array("q", vector.keys()).tobytes() + array("d", vector.values()).tobytes()
+    """A sparse vector as bytes: its indices (int64) then its weights (float64), sorted by index."""
+    idx, val = arrays(vector)
+    return idx.astype("<i8").tobytes() + val.astype("<f8").tobytes()
 
 
-def unpack(data: bytes) -> dict[int, float]:
-    """The vector `pack` wrote."""
+def unpack(data: bytes) -> Arrays:
+    """The vector `pack` wrote, as arrays (no copy)."""
     half = len(data) // 2
-    idx, val = array("q"), array("d")
-    idx.frombytes(data[:half])
-    val.frombytes(data[half:])
-    return dict(zip(idx, val, strict=True))
+    return np.frombuffer(data[:half], dtype="<i8"), np.frombuffer(data[half:], dtype="<f8")
 
 
 def _group(row: Any) -> Group:
@@ -67,8 +66,8 @@ def _group(row: Any) -> Group:
         size=row.size,
         categories=list(row.categories),
         faults=list(row.faults),
-        centroid=unpack(row.centroid),
         centroid_norm=row.centroid_norm,
+        stored=unpack(row.centroid),
     )
 
 
@@ -80,15 +79,16 @@ class StoreIndex:
         self.seq = int(conn.execute(select(func.coalesce(func.max(recurring_cases.c.seq), 0))).scalar_one())
         self.attached: list[tuple[Attached, str]] = []
 
-    def candidates(self, keys: list[str], since: datetime, until: datetime) -> list[Group]:
-        """Groups filed under `keys` with a report in [since, until] (an index range per key)."""
+    def candidates(self, keys: list[str], since: datetime, until: datetime, place: Place, kind: str) -> list[Group]:
+        """Groups filed under `keys` with a report in [since, until] (an index range per key), not elsewhere."""
+        g = recurring_groups.c
         ids = select(recurring_keys.c.group_id).where(recurring_keys.c.key.in_(keys), recurring_keys.c.last_at >= since)
-        rows = self.conn.execute(
-            select(recurring_groups)
-            .where(recurring_groups.c.id.in_(ids), recurring_groups.c.first_at <= until)
-            .order_by(recurring_groups.c.id)
-        )
-        return [_group(r) for r in rows]
+        query = select(recurring_groups).where(g.id.in_(ids), g.first_at <= until, g.kind == kind)
+        if place.governorate:
+            query = query.where(or_(g.governorate.is_(None), g.governorate == place.governorate))
+        if place.block:
+            query = query.where(or_(g.block.is_(None), g.block == place.block))
+        return [_group(r) for r in self.conn.execute(query.order_by(g.id))]
 
     def save(self, group: Group, sig: Signature, score: float, created: bool) -> None:
         """Write the group, the case's row and the group's keys."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -35,16 +36,35 @@ def _ids(hub: Hub, refs: tuple[str, ...]) -> set[str]:
         return set(conn.execute(select(cases.c.id).where(cases.c.reference.in_(refs))).scalars())
 
 
-def test_attaching_one_case_at_a_time_gives_the_groups_of_a_rebuild(sqlite_hub: Hub) -> None:
+def test_attaching_one_case_at_a_time_gives_the_groups_of_a_rebuild(any_hub: Hub) -> None:
     for raw in sample_cases():
-        submit_cases(sqlite_hub.engine, sqlite_hub.directory, [CaseIn.model_validate(raw)], actor="national")
-        assert len(attach_pending(sqlite_hub.engine)) == 1
-    with sqlite_hub.engine.connect() as conn:
+        submit_cases(any_hub.engine, any_hub.directory, [CaseIn.model_validate(raw)], actor="national")
+        assert len(attach_pending(any_hub.engine)) == 1
+    with any_hub.engine.connect() as conn:
         incremental = groups_of(conn)
     assert len(incremental) < 90
-    assert _ids(sqlite_hub, LIGHTS) in incremental
-    assert rebuild(sqlite_hub.engine) == 90
-    with sqlite_hub.engine.connect() as conn:
+    assert _ids(any_hub, LIGHTS) in incremental
+    assert rebuild(any_hub.engine) == 90
+    with any_hub.engine.connect() as conn:
+        assert groups_of(conn) == incremental
+
+
+def test_attachers_running_at_once_take_turns_and_still_match_a_rebuild(pg_hub: Hub) -> None:
+    _submit(pg_hub)
+
+    def work() -> int:
+        done = 0
+        while batch := attach_pending(pg_hub.engine, limit=4):
+            done += len(batch)
+        return done
+
+    with ThreadPoolExecutor(3) as pool:
+        counts = list(pool.map(lambda _: work(), range(3)))
+    assert sum(counts) == 90  # each case attached once
+    with pg_hub.engine.connect() as conn:
+        incremental = groups_of(conn)
+    rebuild(pg_hub.engine)
+    with pg_hub.engine.connect() as conn:
         assert groups_of(conn) == incremental
 
 
@@ -54,7 +74,8 @@ def test_a_pass_with_nothing_new_attaches_nothing(sqlite_hub: Hub) -> None:
     assert attach_pending(sqlite_hub.engine) == []
 
 
-def test_a_case_joining_a_marked_group_is_flagged_on_each_handoff(sqlite_hub: Hub) -> None:
+def test_a_case_joining_a_marked_group_is_flagged_on_each_handoff(any_hub: Hub) -> None:
+    sqlite_hub = any_hub
     _submit(sqlite_hub, {"TW-2026-000144", "TW-2026-000147"})
     first = attach_pending(sqlite_hub.engine)
     group = first[0].group_id
