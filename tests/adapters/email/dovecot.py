@@ -42,9 +42,11 @@ def _free_port() -> int:
 class Dovecot:
     """One running Dovecot, listening on 127.0.0.1 (plain IMAP: a server on this machine only)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, tls: tuple[Path, Path] | None = None) -> None:
         self.root = root
         self.port = _free_port()
+        self.tls_port = _free_port() if tls else 0
+        self.tls = tls
         self.process: subprocess.Popen[bytes] | None = None
 
     def _config(self) -> str:
@@ -67,7 +69,7 @@ state_dir = {self.root}/state
 log_path = {self.root}/dovecot.log
 listen = 127.0.0.1
 protocols = imap
-ssl = no
+{self._ssl()}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 first_valid_uid = 1
@@ -94,7 +96,8 @@ service imap-login {{
     port = {self.port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {self.tls_port}
   }}
 }}
 service stats {{
@@ -106,6 +109,14 @@ service stats {{
   }}
 }}
 """
+
+    def _ssl(self) -> str:
+        if self.tls is None:
+            return "ssl = no"
+        cert, key = self.tls
+        for path in (cert, key):
+            shutil.copy(path, self.root / path.name)
+        return f"ssl = yes\nssl_cert = <{self.root / cert.name}\nssl_key = <{self.root / key.name}"
 
     def start(self) -> Dovecot:
         """Start it in the foreground of its own process and wait until it answers."""

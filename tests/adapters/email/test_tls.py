@@ -162,3 +162,34 @@ def test_a_password_goes_unencrypted_only_to_a_server_on_this_machine() -> None:
 
     with pytest.raises(ValidationError, match="only for a server on this machine"):
         email_adapter(None, smtp={"host": "smtp.example.bh", "security": "plain", "user": USER, "password_env": ENV})
+
+
+def test_replies_are_read_from_imap_over_tls_with_a_private_ca(
+    certs: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import shutil
+    import tempfile
+
+    from tests.adapters.email.dovecot import PASSWORD as IMAP_PASSWORD
+    from tests.adapters.email.dovecot import PASSWORD_ENV, Dovecot
+
+    monkeypatch.setenv(PASSWORD_ENV, IMAP_PASSWORD)
+    root = Path(tempfile.mkdtemp(prefix="tawasul-dovecot-"))
+    server = Dovecot(root, tls=(certs[1], certs[2]))
+    try:
+        server.start()
+        reply = "From: a@works\r\nMessage-ID: <t1@works>\r\nIn-Reply-To: <x@hub>\r\n"
+        server.append((reply + "Content-Type: text/plain; charset=utf-8\r\n\r\nتم.\r\n").encode())
+        imap = server.settings(port=server.tls_port, security="tls", ca_bundle=str(certs[0]), idle_seconds=0)
+        adapter = email_adapter(None, mode="imap", imap=imap)
+        [message] = adapter.receive(None).messages
+        assert message.references == ["<x@hub>"] and message.text == "تم."
+        adapter.close()
+        untrusted = email_adapter(None, mode="imap", imap={**imap, "ca_bundle": None})
+        from adapters.errors import InboundError
+
+        with pytest.raises(InboundError):
+            untrusted.receive(None)
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
