@@ -119,6 +119,19 @@ def quality() -> None:
         )
     base = max(rows[1][1]["bcubed_f1"], rows[2][1]["bcubed_f1"])
     print(f"B-cubed F1 ratio hub / best baseline: {rows[0][1]['bcubed_f1'] / base:.2f}")
+    sweep = "  ".join(
+        f"{t:.2f}: {scores(ours(cases, Params(threshold=t)), truth)['pair_f1']:.3f}"
+        for t in (0.35, 0.40, 0.45, 0.50, 0.55)
+    )
+    print(f"hub pair F1 by threshold (default {Params().threshold}): {sweep}")
+    samples = [c for c in cases if c["reference"] < "TW-2026-001000"]  # the 90 sample cases alone
+    only = {c["reference"]: truth[c["reference"]] for c in samples}
+    for name, result in (
+        ("hub", scores(ours(samples), only)),
+        ("exact subject", scores(exact_subject(samples), only)),
+        ("plain TF-IDF", best_threshold(lambda t: plain_tfidf(samples, t), only)[1]),
+    ):
+        print(f"the 90 samples alone, {name}: pair F1 {result['pair_f1']:.3f}, B-cubed F1 {result['bcubed_f1']:.3f}")
 
 
 def speed(total: int = 100_000, probes: int = 50) -> None:

@@ -57,3 +57,46 @@ def test_a_report_after_the_window_starts_a_new_group() -> None:
 def test_grouping_depends_only_on_the_cases_and_their_order() -> None:
     cases = _cases()
     assert _groups(cases) == _groups(cases)
+
+
+SPELLINGS = [
+    ("no hamza", lambda t: t.translate(str.maketrans("أإآؤئ", "اااوي"))),
+    ("ha for ta marbuta", lambda t: t.replace("ة", "ه")),
+    ("ya for alef maqsura", lambda t: t.replace("ى", "ي")),
+    ("diacritics", lambda t: t.replace("الإنارة", "الإِنارَةُ").replace("مجمع", "مُجَمَّع")),
+    ("tatweel", lambda t: t.replace("الإنارة", "الإنـــارة").replace("الشارع", "الشـارع")),
+    ("western digits for Arabic-Indic ones", lambda t: t.translate(str.maketrans("٠١٢٣٤٥٦٧٨٩", "0123456789"))),
+    ("all at once", lambda t: t.translate(str.maketrans("أإآة٠١٢٣٤٥٦٧٨٩", "اااه0123456789")).replace("ى", "ي")),
+]
+
+
+def test_no_spelling_habit_splits_a_group() -> None:
+    cases = [c for c in _cases() if c["reference"][-3:] in {"144", "147"}]
+    for name, respell in SPELLINGS:
+        variant = json.loads(json.dumps(cases[1]))
+        variant["reference"] = "TW-2026-000999"
+        variant["subject"] = respell(variant["subject"])
+        variant["description"] = respell(variant["description"])
+        assert variant["description"] != cases[1]["description"] or name == "ya for alef maqsura", name
+        assert {"144", "147", "999"} in _groups([*cases, variant]), name
+
+
+def test_an_english_report_joins_its_arabic_group_and_another_fault_in_the_block_does_not() -> None:
+    cases = [c for c in _cases() if c["reference"][-3:] in {"144", "147"}]
+    english = {
+        **cases[1],
+        "reference": "TW-2026-000998",
+        "language": "en",
+        "subject": "Street lights off in Hidd",
+        "description": "The street lights on Road 1219, Block 112 in Hidd have been off for ten days; dark at night.",
+    }
+    dogs = {
+        **cases[1],
+        "reference": "TW-2026-000997",
+        "category": "other",
+        "subject": "كلاب ضالة في الحد",
+        "description": "في كلاب ضالة تتجمع كل ليلة في مجمع 112 بالحد قرب الممشى، والناس خايفة تمشي.",
+    }
+    groups = _groups([*cases, english, dogs])
+    assert {"144", "147", "998"} in groups
+    assert {"997"} in groups

@@ -153,3 +153,24 @@ def test_bad_input_names_the_field(sqlite_hub: Hub) -> None:
         result = runner.invoke(app, args, env=env(sqlite_hub))
         assert result.exit_code == 2, args
         assert field in result.output, (args, result.output)
+
+
+def test_the_scheduler_groups_new_cases(sqlite_hub: Hub) -> None:
+    from broker import scheduler
+    from broker.recurring.store import run_scheduled
+
+    (job,) = [j for j in scheduler.default_jobs() if j.name == "recurring.attach"]
+    assert job.run is run_scheduled
+    _submit(sqlite_hub, set(LIGHTS))
+    job.run(sqlite_hub)
+    with sqlite_hub.engine.connect() as conn:
+        assert _ids(sqlite_hub, LIGHTS) in groups_of(conn)
+
+
+def test_the_report_as_a_table(sqlite_hub: Hub) -> None:
+    _submit(sqlite_hub, set(LIGHTS))
+    attach_pending(sqlite_hub.engine)
+    result = runner.invoke(app, ["report", "recurring"], env={**env(sqlite_hub), "COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "muharraq/112/1219" in result.stdout
+    assert "الشكاوى المتكررة" in result.stdout
