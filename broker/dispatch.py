@@ -63,9 +63,17 @@ class _Job:
 def deliver(hub: Hub, claims: list[tuple[str, str]]) -> None:
     """Deliver the handoffs of one broker message, given as (handoff id, claim token) pairs.
 
-    Safe to run twice: a stale token or a handoff already settled has no effect.
+    Safe to run twice: a stale token or a handoff already settled has no effect. A message of
+    manual agencies only (delivery is a place on the follow-up queue: no call leaves the hub) is
+    claimed, delivered and settled in one transaction.
     """
-    jobs = _claim(hub, claims)
+    with transaction(hub.engine) as conn:
+        jobs = _claim_in(hub, conn, claims)
+        if jobs and all(_manual(hub, job.h.agency_id) for job in jobs):
+            for job in jobs:
+                _run(hub, job)
+            _settle_in(hub, conn, jobs, held_here=True)
+            return
     done: list[_Job] = []
     flushed = renewed = time.monotonic()
     for i, job in enumerate(jobs):
@@ -74,9 +82,7 @@ def deliver(hub: Hub, claims: list[tuple[str, str]]) -> None:
             renewed = time.monotonic()
         if job.lost:
             continue  # the lease ran out anyway and the work went to another worker
-        started = time.perf_counter()
-        _attempt(hub, job)
-        metrics.attempt_made(job.h.agency_id, job.h.adapter, job.outcome, time.perf_counter() - started)
+        _run(hub, job)
         done.append(job)
         if time.monotonic() - flushed > FLUSH_SECONDS:
             _settle(hub, done)
@@ -84,36 +90,50 @@ def deliver(hub: Hub, claims: list[tuple[str, str]]) -> None:
     _settle(hub, done)
 
 
+def _manual(hub: Hub, agency_id: str) -> bool:
+    return agency_id in hub.directory.agencies and hub.directory.adapter(agency_id).capabilities.manual
+
+
+def _run(hub: Hub, job: _Job) -> None:
+    started = time.perf_counter()
+    _attempt(hub, job)
+    metrics.attempt_made(job.h.agency_id, job.h.adapter, job.outcome, time.perf_counter() - started)
+
+
 def _claim(hub: Hub, claims: list[tuple[str, str]]) -> list[_Job]:
-    jobs: list[_Job] = []
     with transaction(hub.engine) as conn:
-        taken = outbox.take_many(conn, DELIVER, claims, hub.settings.lease_seconds)
-        if not taken:
-            return []
-        rows = conn.execute(
-            select(handoffs, cases.c.payload)
-            .join(cases, cases.c.id == handoffs.c.case_id)
-            .where(handoffs.c.id.in_(sorted(taken)))
-        ).all()
-        settled, starting, found = [], {}, []
-        for row in rows:
-            h = Handoff.from_row(row)
-            if h.state not in (H.pending, H.delivering):
-                settled.append(h.id)  # delivered, or failed and chased by hand: nothing to do
-                continue
-            # still `delivering` when taken: the worker that started it never settled (killed, lost)
-            uncertain = h.uncertain or h.state == H.delivering
-            attempt = taken[h.id].attempt
-            state = next_handoff_state(h.state, "start_delivery").value
-            starting[h.id] = {"state": state, "attempts": attempt, "uncertain": uncertain}
-            found.append((h, row.payload, uncertain))
-        said = conversations(conn, [h.id for h, _, _ in found])
-        for h, payload, uncertain in found:
-            attempt = taken[h.id].attempt
-            env = envelope(hub, h, payload, said[h.id], attempt=attempt)
-            jobs.append(_Job(h, env, taken[h.id], uncertain))
-        update_handoffs(conn, starting)
-        outbox.done(conn, DELIVER, settled)
+        return _claim_in(hub, conn, claims)
+
+
+def _claim_in(hub: Hub, conn: Connection, claims: list[tuple[str, str]]) -> list[_Job]:
+    jobs: list[_Job] = []
+    taken = outbox.take_many(conn, DELIVER, claims, hub.settings.lease_seconds)
+    if not taken:
+        return []
+    rows = conn.execute(
+        select(handoffs, cases.c.payload)
+        .join(cases, cases.c.id == handoffs.c.case_id)
+        .where(handoffs.c.id.in_(sorted(taken)))
+    ).all()
+    settled, starting, found = [], {}, []
+    for row in rows:
+        h = Handoff.from_row(row)
+        if h.state not in (H.pending, H.delivering):
+            settled.append(h.id)  # delivered, or failed and chased by hand: nothing to do
+            continue
+        # still `delivering` when taken: the worker that started it never settled (killed, lost)
+        uncertain = h.uncertain or h.state == H.delivering
+        attempt = taken[h.id].attempt
+        state = next_handoff_state(h.state, "start_delivery").value
+        starting[h.id] = {"state": state, "attempts": attempt, "uncertain": uncertain}
+        found.append((h, row.payload, uncertain))
+    said = conversations(conn, [h.id for h, _, _ in found])
+    for h, payload, uncertain in found:
+        attempt = taken[h.id].attempt
+        env = envelope(hub, h, payload, said[h.id], attempt=attempt)
+        jobs.append(_Job(h, env, taken[h.id], uncertain))
+    update_handoffs(conn, starting)
+    outbox.done(conn, DELIVER, settled)
     return jobs
 
 
@@ -165,28 +185,33 @@ def _settle(hub: Hub, jobs: list[_Job]) -> None:
     if not jobs:
         return
     with transaction(hub.engine) as conn:
-        held = outbox.holding(conn, DELIVER, {job.h.id: job.taken.token for job in jobs})
-        ids = [job.h.id for job in jobs]
-        current = {
-            row.id: Handoff.from_row(row)
-            for row in conn.execute(select(handoffs).where(handoffs.c.id.in_(ids)).with_for_update())
-        }
-        waiting = outbox.waiting(conn, DELIVER, ids)
-        delivered = [
-            job
-            for job in jobs
-            if isinstance(job.outcome, Receipt) and _receipt_applies(current[job.h.id], job.h.id in waiting)
-        ]
-        _settle_delivered(hub, conn, delivered, current)
-        for job in jobs:
-            h = current[job.h.id]
-            if isinstance(job.outcome, Receipt) or job.h.id not in held:
-                continue  # a stale worker's failure is never written
-            if h.state == H.delivering:
-                _settle_failed(hub, conn, job, h)
-            elif h.state == H.acknowledged:
-                # an error after the agency acknowledged from inside its answer: it has the case
-                outbox.done(conn, DELIVER, [h.id])
+        _settle_in(hub, conn, jobs, held_here=False)
+
+
+def _settle_in(hub: Hub, conn: Connection, jobs: list[_Job], *, held_here: bool) -> None:
+    """Write the outcomes; `held_here`: claimed in this very transaction, so the claims and work are ours."""
+    ids = [job.h.id for job in jobs]
+    held = set(ids) if held_here else outbox.holding(conn, DELIVER, {job.h.id: job.taken.token for job in jobs})
+    current = {
+        row.id: Handoff.from_row(row)
+        for row in conn.execute(select(handoffs).where(handoffs.c.id.in_(ids)).with_for_update())
+    }
+    waiting = set(ids) if held_here else outbox.waiting(conn, DELIVER, ids)
+    delivered = [
+        job
+        for job in jobs
+        if isinstance(job.outcome, Receipt) and _receipt_applies(current[job.h.id], job.h.id in waiting)
+    ]
+    _settle_delivered(hub, conn, delivered, current)
+    for job in jobs:
+        h = current[job.h.id]
+        if isinstance(job.outcome, Receipt) or job.h.id not in held:
+            continue  # a stale worker's failure is never written
+        if h.state == H.delivering:
+            _settle_failed(hub, conn, job, h)
+        elif h.state == H.acknowledged:
+            # an error after the agency acknowledged from inside its answer: it has the case
+            outbox.done(conn, DELIVER, [h.id])
 
 
 def _receipt_applies(h: Handoff, waiting: bool) -> bool:

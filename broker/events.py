@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 
 from broker.store.engine import now
 from broker.store.tables import cases, events
@@ -29,11 +29,27 @@ def append_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
         conn.execute(insert(events), [{**r, "created_at": at} for r in rows])
 
 
+_SEQUENCE_PG = text(
+    """
+    UPDATE events SET position = numbered.position
+    FROM (
+        SELECT waiting.id,
+               (SELECT coalesce(max(position), 0) FROM events) + row_number() OVER (ORDER BY waiting.id) AS position
+        FROM (SELECT id FROM events WHERE position IS NULL ORDER BY id LIMIT :limit) AS waiting
+    ) AS numbered
+    WHERE events.id = numbered.id
+    """
+)
+"""`sequence` in one statement (PostgreSQL): one round trip, whatever the number of events."""
+
+
 def sequence(conn: Connection, limit: int = 2000) -> int:
     """Give committed events their feed positions, in id order; returns how many.
 
     Run by one sequencer at a time (the caller holds the relay's lock).
     """
+    if conn.dialect.name == "postgresql":
+        return int(conn.execute(_SEQUENCE_PG, {"limit": limit}).rowcount)
     ids = (
         conn.execute(select(events.c.id).where(events.c.position.is_(None)).order_by(events.c.id).limit(limit))
         .scalars()

@@ -14,10 +14,11 @@ even one that ignores its own timeouts (Celery's thread pool enforces no task ti
 from __future__ import annotations
 
 import contextvars
+import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import CompoundSelect, Connection, Select, func, select, text, union_all
@@ -33,6 +34,7 @@ from broker.store.tables import outbox as outbox_table
 from schemas import AgencyConfig
 
 _CLAIM_LOCK = 0x7441_636C  # arbitrary, constant advisory-lock key for per-agency claims
+CLAIM_LOCK = _CLAIM_LOCK
 
 T = TypeVar("T")
 
@@ -88,20 +90,76 @@ def _candidates(room: dict[str, int], limit: int, at: datetime) -> CompoundSelec
     return union_all(*wrapped)
 
 
-def claim_due(conn: Connection, hub: Hub, limit: int, lease_seconds: float, skip_locked: bool) -> list[Work]:
-    """outbox.claim_due within each agency's limit and circuit; half-open circuits get one probe."""
+_CLAIM_PG = text(
+    """
+    UPDATE outbox SET due_at = :lease_until, token = :token
+    WHERE id IN (
+        SELECT id FROM outbox
+        WHERE due_at <= :at AND id IN (
+            SELECT c.id
+            FROM unnest(CAST(:agencies AS varchar[]), CAST(:rooms AS integer[])) AS r(agency_id, room)
+            CROSS JOIN LATERAL (
+                SELECT o.id FROM outbox o
+                WHERE o.agency_id = r.agency_id AND o.due_at <= :at ORDER BY o.due_at LIMIT r.room
+            ) AS c
+            UNION ALL
+            (SELECT o.id FROM outbox o WHERE o.agency_id IS NULL AND o.due_at <= :at ORDER BY o.due_at LIMIT :limit)
+        )
+        ORDER BY due_at LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    RETURNING id, topic, ref, agency_id
+    """
+)
+"""`_candidates` and `outbox.claim_due` as one fixed statement (PostgreSQL): one round trip, and
+nothing for SQLAlchemy to build and compile again on each pass."""
+
+
+def claim_lock(conn: Connection) -> None:
+    """Serialise claims between relays (PostgreSQL; SQLite has one writer anyway)."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CLAIM_LOCK})
+
+
+def claim_due(
+    conn: Connection, hub: Hub, limit: int, lease_seconds: float, skip_locked: bool, *, locked: bool = False
+) -> list[Work]:
+    """outbox.claim_due within each agency's limit and circuit; half-open circuits get one probe.
+
+    `locked`: the caller holds the claim lock already (see `CLAIM_LOCK`).
+    """
+    if not locked:
+        claim_lock(conn)
     at = now()
     circuits = circuit.load(conn)
     room = _room(hub, in_flight(conn, at), circuits, at)
-    among = outbox_table.c.id.in_(_candidates(room, limit, at))
-    claimed = outbox.claim_due(conn, limit, lease_seconds, skip_locked, among=among)
+    if conn.dialect.name == "postgresql" and skip_locked:
+        claimed = _claim_pg(conn, room, limit, lease_seconds, at)
+    else:
+        among = outbox_table.c.id.in_(_candidates(room, limit, at))
+        claimed = outbox.claim_due(conn, limit, lease_seconds, skip_locked, among=among)
     probed = {w.agency_id for w in claimed if w.agency_id is not None}
     probes = [c for a, c in sorted(circuits.items()) if a in probed and c.state is not CircuitState.closed]
     if probes:
         circuit.probing(conn, probes, circuit.Policy.from_settings(hub.settings))
     return claimed
+
+
+def _claim_pg(conn: Connection, room: dict[str, int], limit: int, lease_seconds: float, at: datetime) -> list[Work]:
+    chosen = [(agency_id, min(n, limit)) for agency_id, n in room.items() if n > 0]
+    token = secrets.token_hex(8)
+    rows = conn.execute(
+        _CLAIM_PG,
+        {
+            "agencies": [a for a, _ in chosen],
+            "rooms": [n for _, n in chosen],
+            "at": at,
+            "limit": limit,
+            "lease_until": at + timedelta(seconds=lease_seconds),
+            "token": token,
+        },
+    ).all()
+    return [Work(r.topic, r.ref, r.agency_id, token) for r in sorted(rows, key=lambda r: r.id)]
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,15 @@ Publish = Callable[[str, list[tuple[str, str]]], None]
 _SEQUENCER_LOCK = 0x7441_7761  # arbitrary, constant advisory-lock key for the event sequencer
 
 
-def _sequencer_lock(conn: Connection) -> bool:
+def _locks(conn: Connection) -> bool:
+    """Take the claim lock and try the sequencer's, in one round trip; True when this pass sequences."""
     if conn.dialect.name != "postgresql":
         return True  # SQLite: one writer at a time already
-    return bool(conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _SEQUENCER_LOCK}).scalar())
+    row = conn.execute(
+        text("SELECT pg_try_advisory_xact_lock(:seq) AS sequencer, pg_advisory_xact_lock(:claim) IS NULL"),
+        {"seq": _SEQUENCER_LOCK, "claim": isolation.CLAIM_LOCK},
+    ).one()
+    return bool(row.sequencer)
 
 
 def _chunks(items: list[tuple[str, str]], size: int) -> list[list[tuple[str, str]]]:
@@ -49,11 +54,13 @@ class Relay:
         """One pass; returns how many outbox rows were published."""
         s = self.hub.settings
         with transaction(self.hub.engine) as conn:
-            if _sequencer_lock(conn):
+            if _locks(conn):
                 events.sequence(conn)
             if s.webhook_url and webhook.behind(conn):
                 outbox.ensure(conn, outbox.WEBHOOK, webhook.CURSOR)
-            claimed = isolation.claim_due(conn, self.hub, s.relay_batch, s.lease_seconds, self.skip_locked)
+            claimed = isolation.claim_due(
+                conn, self.hub, s.relay_batch, s.lease_seconds, self.skip_locked, locked=self.skip_locked
+            )
         if not claimed:
             return 0
         groups: dict[tuple[str, str | None], list[tuple[str, str]]] = defaultdict(list)
