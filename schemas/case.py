@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
 from pydantic.config import JsonDict
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")]
@@ -34,8 +35,36 @@ class CaseState(StrEnum):
     closed = "closed"
 
 
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+"""C0 and C1 control characters (and DEL); tab, newline and carriage return are text (L3)."""
+_INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff")
+"""Zero-width characters: no more a subject than white space is."""
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far ahead of the hub's clock a `submitted_at` may be."""
+
+
+def no_controls(value: str) -> str:
+    """Refuse NUL and other control characters: they are never text, and PostgreSQL refuses NUL."""
+    found = _CONTROLS.search(value)
+    if found is not None:
+        raise ValueError(f"control character U+{ord(found.group()):04X} at position {found.start()} is not allowed")
+    return value
+
+
+def not_blank(value: str) -> str:
+    """Refuse text of only white space (any Unicode space, no-break spaces included) or zero-width characters."""
+    if all(c.isspace() or c in _INVISIBLE for c in value):
+        raise ValueError("must hold text, not only white space")
+    return value
+
+
 class _Wire(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_controls(cls, value: Any) -> Any:
+        return no_controls(value) if isinstance(value, str) else value
 
 
 class SharedCitizen(_Wire):
@@ -112,6 +141,11 @@ class _CaseFields(_Wire):
     location: Location | None = None
     attachments: Annotated[list[Attachment], Field(max_length=20)] = []
 
+    @field_validator("subject", "description", mode="after")
+    @classmethod
+    def _has_text(cls, value: str) -> str:
+        return not_blank(value)
+
 
 class CaseIn(_CaseFields):
     """One request from a citizen, as the national system submits it."""
@@ -119,6 +153,13 @@ class CaseIn(_CaseFields):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
 
     citizen: Citizen
+
+    @field_validator("submitted_at", mode="after")
+    @classmethod
+    def _not_in_the_future(cls, value: datetime) -> datetime:
+        if value > datetime.now(UTC) + CLOCK_SKEW:
+            raise ValueError("is more than 5 minutes ahead of the hub's clock")
+        return value
 
 
 class SharedCase(_CaseFields):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from schemas.case import Attachment, Slug
+from schemas.case import Attachment, Slug, no_controls
 
 AgencyReference = Annotated[str, StringConstraints(pattern=r"^[\w./:#-]{1,100}$")]
 """An agency's own ticket id: letters, digits and `. / : # - _` only (it is filled into URLs, percent-encoded)."""
@@ -52,3 +52,8 @@ class AgencyMessage(BaseModel):
         default=None, description="For transfer_requested: the agency the case should go to, if known."
     )
     attachments: Annotated[list[Attachment], Field(max_length=20)] = []
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_controls(cls, value: Any) -> Any:
+        return no_controls(value) if isinstance(value, str) else value

@@ -6,9 +6,9 @@ import re
 from datetime import date, time
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from schemas.case import Attachment, CaseKind, Slug
+from schemas.case import Attachment, CaseKind, Slug, no_controls, not_blank
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s+working\s+(day|days|hour|hours)\s*$")
 
@@ -161,6 +161,11 @@ class CitizenInfo(BaseModel):
     text: Annotated[str, StringConstraints(min_length=1, max_length=20000)]
     sent_at: AwareDatetime | None = None
     attachments: Annotated[list[Attachment], Field(max_length=20)] = []
+
+    @field_validator("text", mode="after")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return not_blank(no_controls(value))
 
 
 class DeadlineNotice(BaseModel):

@@ -2,11 +2,42 @@
 
 from __future__ import annotations
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from broker.errors import Conflict, HubError, InvalidTransition, NotFound, Throttled, Unprocessable
+from broker.ids import new_id
+
+log = structlog.get_logger(__name__)
+
+RETRY_AFTER_DB = 5
+"""Seconds a caller is asked to wait when the database is unreachable, read-only or locked."""
+
+_UNAVAILABLE_STATES = frozenset(
+    {
+        "25006",  # read_only_sql_transaction: a replica after failover, or a database set read-only
+        "55P03",  # lock_not_available
+        "57014",  # query_canceled (statement or lock timeout)
+        "57P01",  # admin_shutdown
+        "57P02",  # crash_shutdown
+        "57P03",  # cannot_connect_now (starting up, in recovery)
+        "53300",  # too_many_connections
+        "40001",  # serialization_failure
+        "40P01",  # deadlock_detected
+    }
+)
+
+
+def unavailable(exc: Exception) -> bool:
+    """True when a database error means "try again shortly" rather than a bug (L3)."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    state = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return state in _UNAVAILABLE_STATES or (isinstance(state, str) and state.startswith("08"))
 
 
 def _field(loc: tuple[int | str, ...] | list[int | str]) -> str:
@@ -45,6 +76,21 @@ def install(app: FastAPI) -> None:
     async def _throttled(_: Request, exc: Throttled) -> JSONResponse:
         wait = max(1, round(exc.retry_after))
         return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": str(wait)})
+
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(PoolTimeout)
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        # every transaction rolled back on the way out (broker.store.engine.transaction): nothing is written
+        if unavailable(exc):
+            log.warning("api.database_unavailable", path=request.url.path, error=type(exc).__name__)
+            return JSONResponse(
+                {"detail": "the database is unavailable; try again shortly"},
+                status_code=503,
+                headers={"Retry-After": str(RETRY_AFTER_DB)},
+            )
+        error_id = new_id("err")
+        log.error("api.database_error", path=request.url.path, error_id=error_id, exc_info=exc)
+        return JSONResponse({"detail": "internal error", "error_id": error_id}, status_code=500)
 
     @app.exception_handler(HubError)
     async def _hub_error(_: Request, exc: HubError) -> JSONResponse:
