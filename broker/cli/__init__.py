@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 from pydantic import BaseModel, ValidationError
-from rich.markup import escape
 
 from broker.cli import agencies, deadlines, export, followup, inbound, recurring, report, retention, review, users
 from broker.cli._hub import err, loaded_hub, require_api_key, require_safe_leases
+from broker.cli._safe import shown
 from broker.hub import Hub, get_hub, set_hub
 from broker.logging import configure_logging
 from broker.settings import Settings
@@ -158,7 +158,7 @@ def config_check(
     d = hub.directory
     problems = [] if offline else d.check_adapters()
     for problem in problems:
-        err.print(f"[red]{escape(problem)}[/red]")
+        err.print(f"[red]{shown(problem)}[/red]")
     if verbose:
         for agency_id, described in d.describe_adapters().items():
             typer.echo(f"{agency_id}: {json.dumps(described, ensure_ascii=False)}")

@@ -12,6 +12,7 @@ from rich.table import Table
 from adapters.errors import ConfigError, HubError
 from broker import agency_keys
 from broker.cli._hub import loaded_hub
+from broker.cli._safe import shown
 from broker.cli.status import circuits
 from broker.errors import NotFound
 
@@ -70,7 +71,7 @@ def list_keys(agency: Annotated[str | None, typer.Argument(help="Only this agenc
         table.add_column(col, no_wrap=col in ("id", "lookup"), overflow="fold")
     for k in keys:
         revoked = f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else ""
-        table.add_row(k.id, k.agency_id, k.lookup, f"{k.created_at:%Y-%m-%d %H:%M}", k.created_by, revoked)
+        table.add_row(k.id, k.agency_id, k.lookup, f"{k.created_at:%Y-%m-%d %H:%M}", shown(k.created_by), revoked)
     out.print(table)
 
 

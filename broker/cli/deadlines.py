@@ -12,6 +12,7 @@ from rich.console import Console
 
 from broker import deadlines as core
 from broker.cli._hub import loaded_hub
+from broker.cli._safe import shown
 from broker.errors import InvalidTransition, NotFound, Unprocessable
 from broker.store.tables import handoffs
 
@@ -29,7 +30,7 @@ def _actor(prefix: str, by: str | None) -> str:
 
 
 def _fail(exc: Exception, code: int) -> typer.Exit:
-    err.print(f"[red]{exc}[/red]")
+    err.print(f"[red]{shown(exc)}[/red]")
     return typer.Exit(code)
 
 

@@ -20,11 +20,11 @@ from typing import Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from broker import export as core
 from broker.cli._hub import loaded_hub
+from broker.cli._safe import shown
 from broker.errors import NotFound
 
 app = typer.Typer(no_args_is_help=True, help="Exports for the national archive (التصدير للأرشيف الوطني).")
@@ -107,7 +107,7 @@ def case_trail(case: str, fmt: FormatOption = Format.jsonl, output: OutputOption
         try:
             records = list(core.trail(conn, case))
         except NotFound as exc:
-            err.print(f"[red]{escape(str(exc))}[/red]")
+            err.print(f"[red]{shown(str(exc))}[/red]")
             raise typer.Exit(1) from None
     with _opened(output, fmt) as out:
         write(records, fmt, out, core.TRAIL_FIELDS, core.trail_line)
@@ -131,7 +131,7 @@ def cases(
     show = total >= LONG and err.is_terminal
     with _opened(output, fmt) as out, progress_bar(err) if show else _nothing() as progress:
         n = write(core.cases_within(hub.engine, within), fmt, out, core.CASE_FIELDS, core.case_line, progress, total)
-    err.print(f"exported {n} case(s)" + (f" to {escape(str(output))}" if output else ""))
+    err.print(f"exported {n} case(s)" + (f" to {shown(str(output))}" if output else ""))
 
 
 @contextmanager

@@ -10,12 +10,12 @@ from typing import Annotated, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from broker import follow_ons, redelivery, transfers
 from broker import followup as core
 from broker.cli._hub import loaded_hub
+from broker.cli._safe import shown
 from broker.errors import Conflict, InvalidTransition, NotFound, Unprocessable
 from broker.messages import Sender, record_message
 from schemas import AgencyMessage, FollowupReason, MessageKind
@@ -44,10 +44,10 @@ def _run(action: Callable[[], T]) -> T:
     try:
         return action()
     except Unprocessable as exc:
-        err.print(f"[red]--{exc.field.replace('_', '-')}: {escape(str(exc))}[/red]")
+        err.print(f"[red]--{exc.field.replace('_', '-')}: {shown(str(exc))}[/red]")
         raise typer.Exit(2) from None
     except (NotFound, InvalidTransition, Conflict) as exc:
-        err.print(f"[red]{escape(str(exc))}[/red]")
+        err.print(f"[red]{shown(str(exc))}[/red]")
         raise typer.Exit(1) from None
 
 
@@ -62,7 +62,7 @@ def list_queue(
     """What waits on the central office, soonest due first, with the count for each reason."""
     hub = loaded_hub()
     if agency and agency not in hub.directory.agencies:
-        err.print(f"[red]--agency: unknown agency '{escape(agency)}'[/red]")
+        err.print(f"[red]--agency: unknown agency '{shown(agency)}'[/red]")
         raise typer.Exit(2)
     with hub.engine.connect() as conn:
         items = core.queue(conn, agency, limit, reason=reason, search=search)
@@ -87,7 +87,7 @@ def list_queue(
     for i in items:
         label = f"{core.LABELS[i.reason][1]} / {core.LABELS[i.reason][0]}"
         due = i.answer_due_at.strftime("%Y-%m-%d %H:%M") if i.answer_due_at else ""
-        table.add_row(i.handoff, escape(i.reference), i.agency, label, due, escape(i.note), escape(i.subject))
+        table.add_row(i.handoff, shown(i.reference), i.agency, label, due, shown(i.note), shown(i.subject))
     out.print(table)
 
 
@@ -100,21 +100,24 @@ def show(handoff: str) -> None:
     h = d.handoff
     agency = hub.directory.agency(h.agency_id)
     case = d.case["payload"]
-    out.print(f"[bold]{h.id}[/bold]  {agency.name_ar} / {agency.name_en}  state: {h.state}  round: {h.round}")
-    out.print(f"case {escape(d.case['reference'])} ({case['kind']}, {case['category']}): {escape(case['subject'])}")
-    out.print(escape(case["description"]))
+    out.print(
+        f"[bold]{h.id}[/bold]  {shown(agency.name_ar)} / {shown(agency.name_en)}  state: {h.state}  round: {h.round}"
+    )
+    kind = f"{shown(case['kind'])}, {shown(case['category'])}"
+    out.print(f"case {shown(d.case['reference'])} ({kind}): {shown(case['subject'])}")
+    out.print(shown(case["description"]))
     if h.followup_reason:
         reason = core.LABELS[FollowupReason(h.followup_reason)]
-        out.print(f"[yellow]follow up ({reason[1]} / {reason[0]}): {escape(h.followup or '')}[/yellow]")
+        out.print(f"[yellow]follow up ({reason[1]} / {reason[0]}): {shown(h.followup or '')}[/yellow]")
     for c in agency.contacts:
-        out.print(f"contact: {escape(c.name)} ({escape(c.role)}) {c.phone or ''} {c.email or ''}")
+        out.print(f"contact: {shown(c.name)} ({shown(c.role)}) {shown(c.phone or '')} {shown(c.email or '')}")
     for m in d.messages:
         when = f"{m['created_at']:%Y-%m-%d %H:%M}"
-        out.print(f"message {when} {m['kind']} by {escape(m['actor'])} via {m['source']}: {escape(m['text'])}")
+        out.print(f"message {when} {m['kind']} by {shown(m['actor'])} via {shown(m['source'])}: {shown(m['text'])}")
     for f in d.follow_ons:
-        out.print(f"follow-on {f['id']} {f['created_at']:%Y-%m-%d %H:%M} {f['kind']} [{f['state']}]")
+        out.print(f"follow-on {f['id']} {f['created_at']:%Y-%m-%d %H:%M} {f['kind']} \\[{shown(f['state'])}]")
     for e in d.events:
-        out.print(f"event {e.created_at:%Y-%m-%d %H:%M:%S} {e.type} by {escape(e.actor)}")
+        out.print(f"event {e.created_at:%Y-%m-%d %H:%M:%S} {e.type} by {shown(e.actor)}")
 
 
 @app.command()
@@ -135,7 +138,7 @@ def record(
         message = AgencyMessage(kind=kind, text=text, agency_reference=reference, transfer_to=transfer_to)
     except ValidationError as exc:
         for e in exc.errors():
-            err.print(f"[red]--{'-'.join(str(p) for p in e['loc']).replace('_', '-')}: {escape(e['msg'])}[/red]")
+            err.print(f"[red]--{'-'.join(str(p) for p in e['loc']).replace('_', '-')}: {shown(e['msg'])}[/red]")
         raise typer.Exit(2) from None
     sender = Sender(actor=_actor(by), source="manual")
     recorded = _run(lambda: record_message(hub.engine, hub.directory, handoff, message, sender))
@@ -152,7 +155,7 @@ def confirm(
     """An uncertain delivery reached the agency after all: it counts as delivered under its reference."""
     hub = loaded_hub()
     _run(lambda: redelivery.confirm(hub.engine, handoff, reference, actor=_actor(by)))
-    out.print(f"{handoff} delivered, agency reference {escape(reference)} / تم تأكيد التسليم")
+    out.print(f"{handoff} delivered, agency reference {shown(reference)} / تم تأكيد التسليم")
 
 
 @app.command()

@@ -8,11 +8,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from broker import inbound as core
 from broker.cli._hub import loaded_hub
+from broker.cli._safe import shown
 from broker.errors import Conflict, InvalidTransition, NotFound
 from schemas import MessageKind
 
@@ -40,12 +40,12 @@ def unmatched(
         received = f"{i['received_at'] or i['created_at']:%Y-%m-%d %H:%M}"
         table.add_row(
             i["id"],
-            i["agency_id"],
+            shown(i["agency_id"]),
             received,
-            escape(i["reason"]),
-            escape(i["sender"]),
-            escape(i["subject"]),
-            escape(i["text"][:300]),
+            shown(i["reason"]),
+            shown(i["sender"]),
+            shown(i["subject"]),
+            shown(i["text"][:300]),
         )
     out.print(table)
 
@@ -57,7 +57,7 @@ def _settle(item: str, handoff: str | None, kind: MessageKind, by: str | None) -
             hub, item, actor=f"central-office:{by or getpass.getuser()}", handoff_id=handoff, kind=kind
         )
     except (NotFound, InvalidTransition, Conflict) as exc:
-        err.print(f"[red]{escape(str(exc))}[/red]")
+        err.print(f"[red]{shown(str(exc))}[/red]")
         raise typer.Exit(1) from None
 
 

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from broker.cli._hub import loaded_hub
+from broker.cli._safe import shown
 from broker.reports import AgencySla, sla_report
 from broker.store.engine import now
 
@@ -121,10 +122,10 @@ def recurring(
         for g in groups:
             place = "/".join(p for p in (g.governorate, g.block, g.road) if p) or "-"
             table.add_row(
-                g.group,
+                shown(g.group),
                 str(g.cases),
-                place,
-                " ".join(g.categories),
+                shown(place),
+                shown(" ".join(g.categories)),
                 " ".join(g.agencies),
                 g.first_report[:10],
                 g.last_report[:10],

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from broker import review as core
 from broker.cli._hub import loaded_hub
+from broker.cli._safe import shown
 from broker.errors import Conflict, InvalidTransition, NotFound
 
 app = typer.Typer(no_args_is_help=True, help="Review agencies' answers (مراجعة الردود).")
@@ -38,7 +39,7 @@ def list_answers(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
     for col in ("agency", "answer"):
         table.add_column(col, overflow="fold")
     for i in items:
-        table.add_row(i.handoff, i.reference, i.agency, i.answer)
+        table.add_row(i.handoff, shown(i.reference), i.agency, shown(i.answer))
     out.print(table)
 
 
@@ -50,7 +51,7 @@ def accept(
     try:
         state = core.accept(loaded_hub().engine, handoff, _actor(by))
     except (NotFound, InvalidTransition, Conflict) as exc:
-        err.print(f"[red]{exc}[/red]")
+        err.print(f"[red]{shown(exc)}[/red]")
         raise typer.Exit(1) from None
     out.print(f"accepted / تم اعتماد الرد; case is now {state}")
 
@@ -66,7 +67,7 @@ def return_answer(
         hub = loaded_hub()
         core.send_back(hub.engine, hub.directory, handoff, reason, _actor(by))
     except (NotFound, InvalidTransition, Conflict) as exc:
-        err.print(f"[red]{exc}[/red]")
+        err.print(f"[red]{shown(exc)}[/red]")
         raise typer.Exit(1) from None
     out.print("returned to the agency / أعيد الرد إلى الجهة")
 
@@ -80,6 +81,6 @@ def close(
         hub = loaded_hub()
         core.close(hub.engine, hub.directory, case, _actor(by))
     except (NotFound, InvalidTransition, Conflict) as exc:
-        err.print(f"[red]{exc}[/red]")
+        err.print(f"[red]{shown(exc)}[/red]")
         raise typer.Exit(1) from None
     out.print("case closed / أغلقت الحالة")

@@ -12,6 +12,7 @@ from rich.table import Table
 from broker import isolation
 from broker.circuit import CircuitState
 from broker.cli._hub import loaded_hub
+from broker.cli._safe import shown
 
 out = Console()
 
@@ -60,6 +61,6 @@ def circuits(
             str(c.consecutive_failures),
             f"{c.opened_at:%Y-%m-%d %H:%M:%S}" if c.opened_at else "",
             f"{c.opened_until:%H:%M:%S}" if c.state is CircuitState.open and c.opened_until else "",
-            c.last_error or "",
+            shown(c.last_error or ""),
         )
     out.print(table)

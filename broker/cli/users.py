@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from broker.cli._hub import loaded_hub
+from broker.cli._safe import shown
 from broker.console import accounts
 from broker.console.permissions import Role
 from broker.errors import Conflict, NotFound, Unprocessable
@@ -36,7 +36,7 @@ def _password(generate: bool) -> str:
 
 
 def _fail(exc: Exception, code: int) -> typer.Exit:
-    err.print(f"[red]{escape(str(exc))}[/red]")
+    err.print(f"[red]{shown(str(exc))}[/red]")
     return typer.Exit(code)
 
 
@@ -102,5 +102,5 @@ def list_users() -> None:
     for col in ("username", "name", "role", "state"):
         table.add_column(col)
     for u in users:
-        table.add_row(u.username, escape(u.display_name), u.role.value, "disabled" if u.disabled else "active")
+        table.add_row(u.username, shown(u.display_name), u.role.value, "disabled" if u.disabled else "active")
     out.print(table)
