@@ -146,3 +146,45 @@ def test_a_forged_token_and_an_unrelated_mail_go_to_the_review_list(
         reasons = sorted(item["reason"] for item in inbound.unresolved(conn))
     assert len(reasons) == 2
     assert "does not verify" in reasons[1] and "names no handoff" in reasons[0]
+
+
+def test_a_follow_on_goes_in_the_cases_thread_and_its_id_is_recorded(
+    hub: Hub, agency_server: AgencyMailServer, dovecot: Dovecot, file_store: tuple[str, dict[str, tuple[str, bytes]]]
+) -> None:
+    from broker import follow_ons
+    from broker.store.engine import transaction
+    from broker.store.handoffs import load
+    from schemas import FollowOnKind
+
+    handoff_id = submit_case(hub, file_store)
+    [case] = agency_server.wait_for(1)
+    with transaction(hub.engine) as conn:
+        h = load(conn, handoff_id)
+        follow_ons.create(
+            conn,
+            hub.directory,
+            h,
+            FollowOnKind.citizen_reply,
+            text_ar="ردّ المواطن على سؤالكم:",
+            text_en="The citizen answered your question:",
+            text="العنوان: مجمع ٥٢٥، طريق ٢٥١١",
+            actor="central-office:amina",
+        )
+    pump(hub)
+    mails = agency_server.wait_for(2)
+    assert len(mails) == 2
+    follow = mails[1].message
+    assert str(follow["In-Reply-To"]) == str(case.message["Message-ID"])
+    plain = follow.get_body(("plain",))
+    assert plain is not None and "العنوان: مجمع ٥٢٥، طريق ٢٥١١" in plain.get_content()
+    with hub.engine.connect() as conn:
+        ids = set(
+            conn.execute(select(sent_messages.c.message_id).where(sent_messages.c.handoff_id == handoff_id)).scalars()
+        )
+    assert ids == {str(case.message["Message-ID"]), str(follow["Message-ID"])}
+
+    reply = staff_reply(follow, "شكرا، تم تحديث البلاغ.")  # answers the follow-on, not the first mail
+    del reply["References"]
+    dovecot.append(reply.as_bytes(policy=SMTP))
+    assert inbound.read_inbox(hub, AGENCY) == 1
+    assert said(hub, handoff_id) == [("answered", "شكرا، تم تحديث البلاغ.")]
