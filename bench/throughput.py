@@ -77,7 +77,7 @@ from broker.store.tables import cases, events, handoffs, metadata
 sys.path.insert(0, str(Path(__file__).parent))  # bench/naive_peer.py
 
 HUB = str(Path(sys.executable).parent / "tawasul-hub")
-API_KEY = "bench-national-key-0123456789"
+API_KEY = "bench-national-key-0123456789-abcdefgh"
 AGENCIES = 8
 RAW_TASK = "bench.noop"
 

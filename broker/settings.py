@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MIN_SECRET = 32
+"""Shortest national key, key pepper accepted at start-up (M8)."""
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class Settings(BaseSettings):
@@ -101,6 +105,30 @@ class Settings(BaseSettings):
                 f"2 × HUB_DELIVERY_TIMEOUT = {longest:g} s"
             )
         return None
+
+    def startup_problems(self) -> list[str]:
+        """What makes these settings unsafe to run with, each naming its variable (M8, L10)."""
+        problems = []
+        key = self.national_api_key.get_secret_value() if self.national_api_key is not None else None
+        if key is not None and len(key) < MIN_SECRET:
+            problems.append(
+                f"HUB_NATIONAL_API_KEY must be at least {MIN_SECRET} random characters (it has {len(key)}): "
+                "make one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
+        pepper = self.key_pepper.get_secret_value() if self.key_pepper is not None else None
+        if pepper is not None and len(pepper) < MIN_SECRET:
+            problems.append(f"HUB_KEY_PEPPER must be at least {MIN_SECRET} random characters (it has {len(pepper)})")
+        if self.webhook_url:
+            if self.webhook_secret is None or not self.webhook_secret.get_secret_value():
+                problems.append(
+                    "HUB_WEBHOOK_URL is set but HUB_WEBHOOK_SECRET is not: no event could be signed or sent"
+                )
+            parts = urlsplit(self.webhook_url)
+            if parts.scheme not in ("https", "http") or not parts.hostname:
+                problems.append(f"HUB_WEBHOOK_URL must be an https:// URL, not '{self.webhook_url}'")
+            elif parts.scheme == "http" and parts.hostname not in LOOPBACK:
+                problems.append("HUB_WEBHOOK_URL must be https:// (plain http only to a loopback address)")
+        return problems
 
     @property
     def is_sqlite(self) -> bool:

@@ -18,7 +18,7 @@ from broker.store.tables import metadata
 from schemas import CaseIn
 from tests.services import PG_ADMIN_URL, require
 
-API_KEY = "test-national-key-0123456789"
+API_KEY = "test-national-key-0123456789-abcdefgh"
 SAMPLES = PROJECT_ROOT / "config" / "samples" / "cases.jsonl"
 
 

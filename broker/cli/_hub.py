@@ -23,11 +23,21 @@ def loaded_hub() -> Hub:
     return hub
 
 
+def refuse_unsound(hub: Hub) -> None:
+    """Refuse to start with settings that are unsafe (short keys, an unsigned or plain-http webhook)."""
+    problems = hub.settings.startup_problems()
+    for problem in problems:
+        err.print(problem, style="red", markup=False)
+    if problems:
+        raise typer.Exit(2)
+
+
 def require_api_key(hub: Hub) -> None:
     """Refuse to serve without the national system's key (secrets come only from the environment)."""
     if hub.settings.national_api_key is None:
         err.print("[red]HUB_NATIONAL_API_KEY is not set: the intake API would admit nobody.[/red]")
         raise typer.Exit(2)
+    refuse_unsound(hub)
     if hub.settings.key_pepper is None:
         err.print(
             "HUB_KEY_PEPPER is not set: agencies' keys are hashed without a secret pepper (set one in production)."
@@ -40,3 +50,4 @@ def require_safe_leases(hub: Hub) -> None:
     if problem:
         err.print(f"[red]{problem}[/red]")
         raise typer.Exit(2)
+    refuse_unsound(hub)
