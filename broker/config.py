@@ -20,15 +20,39 @@ from schemas.sla import SlaConfig
 
 _ENV = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
 
+EXPANDED_KEYS = frozenset({"base_url", "token_url", "wsdl", "host", "port", "spool"})
+"""The only fields where `${NAME:-default}` is replaced from the environment: where to reach an agency (L8)."""
+DEMO_VARIABLES = frozenset(
+    {"HUB_SIMULATOR_URL", "HUB_SOAP_SIMULATOR_URL", "HUB_EMAIL_SMTP_PORT", "HUB_EMAIL_LISTENER_PORT", "HUB_EMAIL_SPOOL"}
+)
+"""Where the demo's and tests' simulators listen: the only HUB_* names a config may expand (none is a setting)."""
+_SECRETISH = re.compile(r"KEY|SECRET|TOKEN|PASSWORD|PEPPER|CREDENTIAL", re.IGNORECASE)
 
-def _expand(value: Any) -> Any:
-    """Replace ${NAME:-default} in strings with the environment's value (for URLs, not secrets)."""
+
+def _label(item: Any, index: int) -> str:
+    return str(item["id"]) if isinstance(item, dict) and item.get("id") else f"[{index}]"
+
+
+def _expand(value: Any, path: str = "", problems: list[str] | None = None) -> Any:
+    """Replace ${NAME:-default} from the environment, only in the fields that say where an agency is.
+
+    Anywhere else (headers, templates, constants, contacts) a ${…} is refused, and so is the name
+    of any of the hub's own variables or of a secret, so the config cannot ship them to an agency.
+    """
+    found = problems if problems is not None else []
     if isinstance(value, str):
+        key = path.rsplit(".", 1)[-1]
+        for match in _ENV.finditer(value):
+            name = match.group(1)
+            if key not in EXPANDED_KEYS:
+                found.append(f"{path}: ${{{name}}} is expanded only in {', '.join(sorted(EXPANDED_KEYS))}")
+            elif (name.startswith("HUB_") and name not in DEMO_VARIABLES) or _SECRETISH.search(name):
+                found.append(f"{path}: ${{{name}}} names the hub's own setting or a secret; it is never expanded")
         return _ENV.sub(lambda m: os.environ.get(m.group(1), m.group(2) or ""), value)
     if isinstance(value, list):
-        return [_expand(v) for v in value]
+        return [_expand(v, f"{path}.{_label(v, i)}", found) for i, v in enumerate(value)]
     if isinstance(value, dict):
-        return {k: _expand(v) for k, v in value.items()}
+        return {k: _expand(v, f"{path}.{k}" if path else str(k), found) for k, v in value.items()}
     return value
 
 
@@ -92,12 +116,16 @@ class Directory:
 
 
 def _read(source: Path) -> dict[str, Any]:
+    problems: list[str] = []
     try:
-        raw = _expand(yaml.safe_load(source.read_text(encoding="utf-8")))
+        raw = _expand(yaml.safe_load(source.read_text(encoding="utf-8")), problems=problems)
     except FileNotFoundError:
         raise ConfigError(f"{source}: file not found") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source.name}: not valid YAML: {exc}") from None
+    if problems:
+        named = [f"{source.name}: {p}" for p in problems]
+        raise ConfigError(named[0], named)
     if not isinstance(raw, dict):
         raise ConfigError(f"{source.name}: expected a mapping with `agencies` and `categories`")
     return raw

@@ -18,6 +18,24 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+class _ReadingConnection(Connection):
+    """A connection that knows when it began by itself (a read) rather than by `begin()` (a write).
+
+    With SQLAlchemy 2 a connection that executes outside `begin()` autobegins, and nothing it
+    writes survives without `commit()`, which the hub never calls: so an autobegun transaction
+    only reads.
+    """
+
+    reading = False
+
+    def _autobegin(self) -> None:
+        self.reading = True
+        try:
+            super()._autobegin()
+        finally:
+            self.reading = False
+
+
 def make_engine(settings: Settings) -> Engine:
     """Build the engine for the configured URL (the one place that knows SQLite from PostgreSQL)."""
     if settings.is_sqlite:
@@ -45,8 +63,12 @@ def make_engine(settings: Settings) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # writers (engine.begin(), transaction()) take the write lock up front, so two never
+            # deadlock upgrading; a read (engine.connect()'s autobegin) is a plain WAL snapshot that
+            # never blocks a writer (L4)
+            conn.exec_driver_sql("BEGIN" if getattr(conn, "reading", False) else "BEGIN IMMEDIATE")
 
+        engine._connection_cls = _ReadingConnection  # the one hook that tells autobegin apart
         return engine
     engine = create_engine(
         settings.database_url, json_serializer=_dumps, hide_parameters=True, pool_size=10, max_overflow=20
