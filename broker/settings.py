@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     console_secure_cookies: bool = Field(
         default=True, description="Console session cookies only over HTTPS (the demo turns it off on localhost)."
     )
+    docs: bool = Field(
+        default=True, description="Serve /docs, /redoc and /openapi.json (set HUB_DOCS=false in production)."
+    )
     log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
     log_level: str = Field(default="INFO")
 

@@ -7,6 +7,7 @@ or a crash sends the same events again (receivers de-duplicate on each event's `
 from __future__ import annotations
 
 import json
+import threading
 
 import requests
 import structlog
@@ -70,8 +71,10 @@ def send_webhook(hub: Hub, token: str) -> None:
         **signed_headers(s.webhook_secret.get_secret_value(), "POST", s.webhook_url, body, idempotency_key=key),
     }
     try:
-        response = requests.post(s.webhook_url, data=body, headers=headers, timeout=TIMEOUT)
-        ok, error = 200 <= response.status_code < 300, f"HTTP {response.status_code}"
+        with _session().post(
+            s.webhook_url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False, stream=True
+        ) as response:  # the status is all it needs: the body is never read
+            ok, error = 200 <= response.status_code < 300, f"HTTP {response.status_code}"
     except requests.RequestException as exc:
         ok, error = False, f"{type(exc).__name__}: {exc}"
     metrics.webhook_posted(ok)
@@ -88,3 +91,15 @@ def send_webhook(hub: Hub, token: str) -> None:
             conn.execute(update(cursors).where(cursors.c.name == CURSOR).values(attempts=attempts, last_error=error))
             outbox.postpone(conn, WEBHOOK, CURSOR, backoff(attempts, s.backoff_base, s.backoff_cap))
             log.warning("webhook.failed", error=error, attempt=attempts)
+
+
+_local = threading.local()
+
+
+def _session() -> requests.Session:
+    """This thread's session for the webhook: no proxy or .netrc from the environment, no redirects (L10)."""
+    session: requests.Session | None = getattr(_local, "session", None)
+    if session is None:
+        session = _local.session = requests.Session()
+        session.trust_env = False
+    return session

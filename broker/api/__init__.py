@@ -29,7 +29,15 @@ The message broker between Tawasul, Bahrain's National Suggestions and Complaint
 
 def create_app(hub: Hub) -> FastAPI:
     """The ASGI app serving `hub`."""
-    app = FastAPI(title="Tawasul hub", version="0.1.0", description=DESCRIPTION)
+    docs = hub.settings.docs  # L10: off in production (HUB_DOCS=false): no open /docs, /redoc, /openapi.json
+    app = FastAPI(
+        title="Tawasul hub",
+        version="0.1.0",
+        description=DESCRIPTION,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.state.hub = hub
     app.state.store_gauges = store_registry(hub)
     app.state.key_guard = KeyGuard(

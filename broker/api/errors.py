@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hmac
+from typing import Any
+
 import structlog
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -44,11 +48,54 @@ def _field(loc: tuple[int | str, ...] | list[int | str]) -> str:
     return ".".join(str(p) for p in loc if p != "body") or "body"
 
 
+def _requires(dependant: Any, call: Any) -> bool:
+    return any(d.call is call or _requires(d, call) for d in dependant.dependencies)
+
+
+async def _unauthenticated(request: Request) -> JSONResponse | None:
+    """The 401 (or 429) a request's route would give its caller, if any: checked before a 422."""
+    from broker.agency_keys import KeyRefused, authenticate
+    from broker.api.agency import agency_caller
+    from broker.api.deps import national_system
+
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return None
+    hub = request.app.state.hub
+    key = request.headers.get("X-API-Key")
+    national, agency = _requires(dependant, national_system), _requires(dependant, agency_caller)
+    reason: str | None = None
+    if (national or agency) and key is None:
+        reason = "missing X-API-Key header"
+    elif national:
+        expected = hub.settings.national_api_key
+        if expected is None or not hmac.compare_digest((key or "").encode(), expected.get_secret_value().encode()):
+            reason = "wrong API key"
+    elif agency:
+        address = request.client.host if request.client is not None else None
+        try:
+            await run_in_threadpool(
+                authenticate, hub.engine, hub.directory, key or "", guard=request.app.state.key_guard, address=address
+            )
+        except KeyRefused as refused:
+            reason = str(refused)
+        except Throttled as throttled:
+            wait = str(max(1, round(throttled.retry_after)))
+            return JSONResponse({"detail": str(throttled)}, status_code=429, headers={"Retry-After": wait})
+    if reason is None:
+        return None
+    return JSONResponse({"detail": reason}, status_code=401, headers={"WWW-Authenticate": "ApiKey"})
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn hub errors and validation errors into clear answers."""
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        refused = await _unauthenticated(request)
+        if refused is not None:
+            return refused  # L10: who is asking is settled before what they sent
         errors = [{"field": _field(e["loc"]), "message": e["msg"], "type": e["type"]} for e in exc.errors()]
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return JSONResponse({"detail": summary, "errors": errors}, status_code=422)
