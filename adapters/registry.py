@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import os
 from importlib.metadata import entry_points
 
 from adapters.base import Adapter
@@ -16,23 +17,34 @@ BUILTIN: dict[str, str] = {
     "manual": "adapters.manual:ManualAdapter",
     "rest": "adapters.rest:RestAdapter",
     "soap": "adapters.soap:SoapAdapter",
-    "stub": "adapters.testing:StubAdapter",
 }
 """Built-in kinds; resolved on first use so a protocol's library loads only when an agency uses it."""
+
+TEST_KINDS: dict[str, str] = {"stub": "adapters.testing:StubAdapter"}
+"""Kinds for test runs only (L10): the stub keeps deliveries in memory, so production never offers it."""
+TEST_SWITCH = "TAWASUL_TEST_ADAPTERS"
+"""Set to 1 (the test suite's conftest does) to make TEST_KINDS loadable, in this process and its children."""
+
+
+def _builtin() -> dict[str, str]:
+    return {**BUILTIN, **TEST_KINDS} if os.environ.get(TEST_SWITCH) == "1" else BUILTIN
+
 
 _cache: dict[str, type[Adapter]] = {}
 
 
 def known_kinds() -> list[str]:
     """Every kind the hub can load: built-ins plus installed plugins."""
-    return sorted(set(BUILTIN) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+    return sorted(set(_builtin()) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
 
 
 def adapter_class(kind: str) -> type[Adapter]:
     """The Adapter subclass for `kind`; an unknown kind suggests the nearest known one."""
-    if kind in _cache:
+    if kind in _cache and (kind not in TEST_KINDS or kind in _builtin()):
         return _cache[kind]
-    target = BUILTIN.get(kind)
+    target = _builtin().get(kind)
+    if target is None and kind in TEST_KINDS:
+        raise ConfigError(f"adapter kind '{kind}' is for tests only (a test run sets {TEST_SWITCH}=1)")
     if target is None:
         plugins = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
         if kind not in plugins:

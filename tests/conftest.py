@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from broker.store.tables import metadata
 from schemas import CaseIn
 from tests.services import PG_ADMIN_URL, require
 
+os.environ.setdefault("TAWASUL_TEST_ADAPTERS", "1")  # the stub adapter kind, here and in every hub process started
 API_KEY = "test-national-key-0123456789-abcdefgh"
 SAMPLES = PROJECT_ROOT / "config" / "samples" / "cases.jsonl"
 

@@ -6,16 +6,22 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from adapters.errors import ConfigError
+from adapters.registry import TEST_SWITCH, adapter_class, known_kinds
 from broker import agency_keys
 from broker.api import create_app
+from broker.config import load_directory
 from broker.hub import Hub
 from broker.intake import submit_cases
+from broker.settings import PROJECT_ROOT
 from broker.store.tables import cursors
 from tests.conftest import API_KEY, make_case
 from tests.receiver import receiver
@@ -116,3 +122,17 @@ def test_the_webhook_ignores_proxy_settings_of_the_environment(
         submit_cases(hub.engine, hub.directory, [make_case()], actor="national-system")
         pump(hub)
         assert record.requests, "the webhook went to the proxy from the environment"
+
+
+def test_stub_is_no_adapter_kind_outside_a_test_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """L10: the in-memory `stub` kind loads only in a test run (TAWASUL_TEST_ADAPTERS=1), never in production."""
+    assert adapter_class("stub").kind == "stub"  # the suite sets the switch
+    monkeypatch.delenv(TEST_SWITCH)
+    assert "stub" not in known_kinds()
+    with pytest.raises(ConfigError, match="'stub' is for tests only"):
+        adapter_class("stub")
+    raw = yaml.safe_load((PROJECT_ROOT / "config" / "agencies.yaml").read_text(encoding="utf-8"))
+    next(a for a in raw["agencies"] if a["id"] == "ministry-of-works")["adapter"] = {"kind": "stub"}
+    (tmp_path / "agencies.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError, match="for tests only"):
+        load_directory(tmp_path)
