@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/recurring.py            # quality (seconds) and speed (about two minutes)
     .venv/bin/python bench/recurring.py --quality  # quality only
+    .venv/bin/python bench/recurring.py --pg       # speed on PostgreSQL (a database of its own, dropped after)
 
 Quality: pairwise precision/recall/F1 and B-cubed precision/recall/F1 on bench/recurring/ (318
 cases, labels by hand, see make_set.py) for the hub's method and two baselines run here:
@@ -134,8 +135,8 @@ def quality() -> None:
         print(f"the 90 samples alone, {name}: pair F1 {result['pair_f1']:.3f}, B-cubed F1 {result['bcubed_f1']:.3f}")
 
 
-def speed(total: int = 100_000, probes: int = 50) -> None:
-    """Attach `probes` new cases, one per pass, to a SQLite store already holding `total` grouped cases."""
+def speed(total: int = 100_000, probes: int = 50, pg_url: str | None = None) -> None:
+    """Attach `probes` new cases, one per pass, to a store (SQLite, or `pg_url`) holding `total` grouped cases."""
     import random
     import shutil
     import statistics
@@ -143,7 +144,7 @@ def speed(total: int = 100_000, probes: int = 50) -> None:
     import time
     from datetime import datetime, timedelta
 
-    from sqlalchemy import insert
+    from sqlalchemy import insert, text
 
     from broker.hub import Hub
     from broker.intake import submit_cases
@@ -158,9 +159,14 @@ def speed(total: int = 100_000, probes: int = 50) -> None:
     rng = random.Random(12)
     tmp = Path(tempfile.mkdtemp())
     cached = Path(tempfile.gettempdir()) / f"tawasul-recurring-bench-{total}-v4.db"  # the synthetic store, reused
-    if cached.exists():
-        shutil.copy(cached, tmp / "hub.db")
-    hub = Hub(Settings(database_url=f"sqlite:///{tmp / 'hub.db'}", config_dir=ROOT / "config"))
+    if pg_url is not None:
+        cached = tmp / "never"  # PostgreSQL: a database of its own, built each run, dropped afterwards
+        url = pg_url
+    else:
+        if cached.exists():
+            shutil.copy(cached, tmp / "hub.db")
+        url = f"sqlite:///{tmp / 'hub.db'}"
+    hub = Hub(Settings(database_url=url, config_dir=ROOT / "config"))
     upgrade(hub.engine)
     samples, _ = load()
     categories = sorted({c["category"] for c in samples})
@@ -235,7 +241,12 @@ def speed(total: int = 100_000, probes: int = 50) -> None:
             rows = batches[name]
             for i in range(0, len(rows), 5000):
                 conn.execute(insert(table), rows[i : i + 5000])
-    if not cached.exists():
+    if pg_url is not None:
+        with hub.engine.connect() as conn:  # what autovacuum would do after such a load
+            conn.execute(text("ANALYZE"))
+            conn.commit()
+        print(f"store: {total} grouped cases written in {time.perf_counter() - t0:.0f} s (PostgreSQL)")
+    elif not cached.exists():
         hub.engine.dispose()  # checkpoints the WAL into the file
         shutil.copy(tmp / "hub.db", cached)
         print(f"store: {total} grouped cases written in {time.perf_counter() - t0:.0f} s (SQLite; kept as {cached})")
@@ -275,7 +286,29 @@ def speed(total: int = 100_000, probes: int = 50) -> None:
     )
 
 
+def speed_on_postgres(admin_url: str) -> None:
+    """`speed` in a PostgreSQL database made for the run and dropped after it."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    name = f"recurring_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        speed(pg_url=admin_url.rsplit("/", 1)[0] + f"/{name}")
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 if __name__ == "__main__":
     quality()
-    if "--quality" not in sys.argv:
+    if "--pg" in sys.argv:
+        import os
+
+        speed_on_postgres(os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    elif "--quality" not in sys.argv:
         speed()
