@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from broker import deadlines, events, metrics, outbox
 from broker.assign import handoff_row
 from broker.config import Directory
-from broker.errors import Unprocessable
+from broker.errors import Conflict, Unprocessable
 from broker.ids import new_id
 from broker.outbox import DELIVER
 from broker.routing import route
@@ -63,20 +63,39 @@ def _insert(
 ) -> list[Accepted]:
     refs = [c.reference for c in batch]
     known: dict[str, str] = {}
+    sent: dict[str, Any] = {}  # reference → the payload it was accepted with (None: anonymised since)
+    states: dict[str, str] = {}
     if look_first:
-        known = dict(conn.execute(select(cases.c.reference, cases.c.id).where(cases.c.reference.in_(refs))).all())
+        rows = conn.execute(
+            select(cases.c.reference, cases.c.id, cases.c.state, cases.c.payload, cases.c.anonymised_at).where(
+                cases.c.reference.in_(refs)
+            )
+        ).all()
+        known = {r.reference: r.id for r in rows}
+        sent = {r.reference: (None if r.anonymised_at else r.payload) for r in rows}
+        states = {r.reference: r.state for r in rows}
     at = now()
     results: list[Accepted] = []
     case_rows: list[dict[str, Any]] = []
     handoff_rows: list[dict[str, Any]] = []
     event_rows: list[dict[str, Any]] = []
-    for case, agencies in zip(batch, routes, strict=True):
+    for index, case in enumerate(batch):
+        agencies = routes[index]
+        payload = case.model_dump(mode="json")
         if case.reference in known:
+            before = sent.get(case.reference)
+            if before is not None and before != payload:  # L10: a retry repeats itself; this is another case
+                conflict = Conflict(
+                    f"reference '{case.reference}' was submitted before with different content",
+                    state=states.get(case.reference, CaseState.routed.value),
+                )
+                conflict.context["index"] = index
+                raise conflict
             results.append(Accepted(known[case.reference], case.reference, created=False))
             continue
         case_id = new_id("c")
         known[case.reference] = case_id
-        payload = case.model_dump(mode="json")
+        sent[case.reference] = payload
         case_rows.append(
             {
                 "id": case_id,

@@ -28,6 +28,7 @@ HubDep = Annotated[Hub, Depends(get_hub_dep)]
     response_model=CaseOut,
     responses={
         200: {"description": "This reference was submitted before: the existing case, unchanged."},
+        409: {"description": "This reference was submitted before with different content (not a retry)."},
         401: {"description": "Missing or wrong API key."},
         413: {"description": "Body larger than the limit."},
         422: {"description": "A field is missing or wrong, or names an unknown agency or category."},
@@ -36,7 +37,8 @@ HubDep = Annotated[Hub, Depends(get_hub_dep)]
 def submit_case(case: CaseIn, hub: HubDep, caller: Caller) -> Response:
     """Accept a case; it is committed with its handoffs before this answers.
 
-    Idempotent on `reference`: submitting the same reference again returns the existing case with 200.
+    Idempotent on `reference`: submitting the same case again returns the existing case with 200;
+    the same reference with different content is a 409.
     A new case is answered as committed (routed, its handoffs pending), without reading it back.
     """
     accepted = submit_cases(hub.engine, hub.directory, [case], actor=caller)[0]

@@ -22,7 +22,7 @@ from broker.config import load_directory
 from broker.hub import Hub
 from broker.intake import submit_cases
 from broker.settings import PROJECT_ROOT
-from broker.store.tables import cursors
+from broker.store.tables import cases, cursors
 from tests.conftest import API_KEY, make_case
 from tests.receiver import receiver
 from tests.support import free_port, pump
@@ -136,3 +136,19 @@ def test_stub_is_no_adapter_kind_outside_a_test_run(monkeypatch: pytest.MonkeyPa
     (tmp_path / "agencies.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     with pytest.raises(ConfigError, match="for tests only"):
         load_directory(tmp_path)
+
+
+def test_a_known_reference_with_different_content_is_a_conflict(sqlite_hub: Hub) -> None:
+    """L10: the same reference with another payload is a 409 (a retry with the same content stays a 200)."""
+    client = TestClient(create_app(sqlite_hub))
+    headers = {"X-API-Key": API_KEY}
+    sent = make_case().model_dump(mode="json")
+    assert client.post("/v1/cases", json=sent, headers=headers).status_code == 201
+    assert client.post("/v1/cases", json=sent, headers=headers).status_code == 200
+    changed = client.post("/v1/cases", json={**sent, "subject": "موضوع آخر"}, headers=headers)
+    assert changed.status_code == 409
+    assert "different content" in changed.json()["detail"]
+    batch = client.post("/v1/cases/batch", json={"cases": [{**sent, "description": "نص آخر"}]}, headers=headers)
+    assert batch.status_code == 409
+    with sqlite_hub.engine.connect() as conn:
+        assert conn.execute(select(cases.c.payload)).scalar_one()["subject"] == sent["subject"]
