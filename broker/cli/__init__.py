@@ -9,7 +9,19 @@ from typing import Annotated
 import typer
 from pydantic import BaseModel, ValidationError
 
-from broker.cli import agencies, deadlines, export, followup, inbound, recurring, report, retention, review, users
+from broker.cli import (
+    adapters,
+    agencies,
+    deadlines,
+    export,
+    followup,
+    inbound,
+    recurring,
+    report,
+    retention,
+    review,
+    users,
+)
 from broker.cli._hub import err, loaded_hub, require_api_key, require_safe_leases
 from broker.cli._safe import shown
 from broker.hub import Hub, get_hub, set_hub
@@ -27,6 +39,7 @@ app.add_typer(followup.app, name="followup")
 app.add_typer(inbound.app, name="inbound")
 app.add_typer(review.app, name="review")
 app.add_typer(agencies.app, name="agencies")
+app.add_typer(adapters.app, name="adapters")
 app.add_typer(deadlines.app, name="deadlines")
 app.add_typer(report.app, name="report")
 app.add_typer(retention.app, name="retention")
