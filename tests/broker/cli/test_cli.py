@@ -120,11 +120,12 @@ def test_config_check_passes_on_the_shipped_config_offline() -> None:
 
 def test_config_check_asks_each_connected_agency_and_names_what_is_missing() -> None:
     """Online, each adapter's `check()` runs: secrets missing from the environment are named per agency."""
+    from adapters.testing.email_agency import running_mail_server
     from adapters.testing.rest_agency import running_simulator
     from adapters.testing.soap_agency import running_simulator as running_soap_simulator
 
-    with running_simulator() as (url, _), running_soap_simulator() as soap:
-        urls = {"HUB_SIMULATOR_URL": url, "HUB_SOAP_SIMULATOR_URL": soap.url}
+    with running_simulator() as (url, _), running_soap_simulator() as soap, running_mail_server() as mail:
+        urls = {"HUB_SIMULATOR_URL": url, "HUB_SOAP_SIMULATOR_URL": soap.url, "HUB_EMAIL_SMTP_PORT": str(mail.port)}
         missing = runner.invoke(app, ["config", "check"], env={**urls, "COLUMNS": "300"})
         assert missing.exit_code == 2
         assert (
