@@ -101,6 +101,7 @@ def write_config(directory: Path, rest_url: str | None = None) -> list[str]:
             agency["adapter"] = {
                 "kind": "rest",
                 "base_url": f"{rest_url}/agency-{n}",
+                "plain_http": True,  # the simulator speaks plain HTTP
                 "signing_secret_env": "BENCH_SIGNING_SECRET",
                 "ticket": "ticket_id",
             }
