@@ -8,6 +8,7 @@ hub's reply address (with or without a plus-part) is accepted, and no larger tha
 from __future__ import annotations
 
 import contextlib
+import socket
 import threading
 from typing import Any
 
@@ -82,6 +83,10 @@ class Listener:
         """Listen (once; a second call does nothing)."""
         with self._lock:
             if not self.running:
+                if self.controller.port:  # a port in use fails here at once, not after aiosmtpd's start timeout
+                    with socket.socket() as probe:
+                        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                        probe.bind((self.controller.hostname, int(self.controller.port)))
                 self.controller.start()
                 self.running = True
                 log.info("email.listening", host=self.controller.hostname, port=self.port)
