@@ -13,6 +13,7 @@ from broker.hub import Hub
 from broker.intake import submit_cases
 from broker.store.cases import find_case_id, get_case
 from schemas import AcceptedCase, BatchAccepted, CaseBatch, CaseIn, CaseOut, Event, EventPage
+from schemas.case import ahead_of_clock
 
 NEXT_CURSOR = "X-Next-Cursor"
 
@@ -41,12 +42,19 @@ def submit_case(case: CaseIn, hub: HubDep, caller: Caller) -> Response:
     the same reference with different content is a 409.
     A new case is answered as committed (routed, its handoffs pending), without reading it back.
     """
+    _on_time(case)
     accepted = submit_cases(hub.engine, hub.directory, [case], actor=caller)[0]
     headers = {"Location": f"/v1/cases/{accepted.case_id}"}
     if accepted.written is not None:
         return _answer(accepted.written, status.HTTP_201_CREATED, headers)
     with hub.engine.connect() as conn:
         return _answer(get_case(conn, accepted.case_id), status.HTTP_200_OK, headers)
+
+
+def _on_time(case: CaseIn, prefix: str = "") -> None:
+    """Refuse a case sent from a clock running ahead of the hub's (more than five minutes)."""
+    if ahead_of_clock(case.submitted_at):
+        raise Unprocessable("is more than 5 minutes ahead of the hub's clock", field=f"{prefix}submitted_at")
 
 
 def _answer(case: CaseOut, status_code: int, headers: dict[str, str]) -> Response:
@@ -68,6 +76,8 @@ def submit_batch(batch: CaseBatch, hub: HubDep, caller: Caller) -> BatchAccepted
 
     For bulk transfers (and catching up after an outage): one commit instead of one per case.
     """
+    for index, case in enumerate(batch.cases):
+        _on_time(case, f"cases.{index}.")
     try:
         accepted = submit_cases(hub.engine, hub.directory, batch.cases, actor=caller)
     except Unprocessable as exc:
