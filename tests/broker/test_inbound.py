@@ -160,7 +160,7 @@ def test_an_agency_is_read_in_its_own_thread_only_when_its_interval_has_passed(h
     deliver(hub, make_case(category=HEALTH))
     started = inbound.read_agencies(hub)
     polled = {f"read-{LABOUR}", "read-northern-municipality", "read-telecommunications-regulatory-authority"}
-    polled.add("read-ministry-of-education")  # its inbox: replies by e-mail
+    polled.add("read-ministry-of-culture")  # its inbox: replies by e-mail
     assert {t.name for t in started} == polled  # the shipped config's polled agencies (REST, SOAP) and inboxes
     for t in started:
         t.join(10)
