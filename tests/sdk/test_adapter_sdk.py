@@ -20,11 +20,17 @@ from broker.settings import PROJECT_ROOT
 from schemas import AgencyConfig
 
 runner = CliRunner()
-HTTP_TRANSPORT = """\
-        answer = requests.post(self.settings.url, json=payload, headers=self.headers(), timeout=self.settings.timeout)
-        answer.raise_for_status()
-        return dict(answer.json())
-"""
+WALKTHROUGH = PROJECT_ROOT / "docs" / "writing-an-adapter.md"
+
+
+def doc_block(tag: str) -> str:
+    """The code block of docs/writing-an-adapter.md opened with ```python TAG (the test runs what the doc shows)."""
+    text = WALKTHROUGH.read_text(encoding="utf-8")
+    start = text.index(f"```python {tag}\n") + len(f"```python {tag}\n")
+    return text[start : text.index("```", start)]
+
+
+HTTP_TRANSPORT = doc_block("transport")
 
 
 def fill_transport(package: Path, module: str, code: str = HTTP_TRANSPORT) -> None:
