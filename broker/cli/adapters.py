@@ -55,7 +55,7 @@ def _caps_line(caps: dict[str, Any]) -> str:
     flags = [name for name, value in caps.items() if value is True]
     if caps.get("follow_ons"):
         flags.append("follow_ons=" + "|".join(caps["follow_ons"]))
-    return ", ".join(flags) or "deliver only"
+    return ", ".join(flags) or "deliver (more from settings)"
 
 
 @app.command("list")
