@@ -104,6 +104,9 @@ class SoapAdapter(Adapter):
                     raise
                 except ConfigError as exc:  # the WSDL has no port the settings name: a configuration fix
                     raise PermanentDeliveryError(str(exc)) from None
+                except HOSTILE as exc:
+                    refused = f"the agency's WSDL was refused as hostile XML: {_reason(exc)}"
+                    raise PermanentDeliveryError(refused) from None
                 except (OSError, zx.Error, etree.XMLSyntaxError) as exc:
                     raise RetriableDeliveryError(f"the agency's WSDL could not be read: {_reason(exc)}") from None
                 self._port = port

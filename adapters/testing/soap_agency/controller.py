@@ -124,7 +124,8 @@ class Credentials:
 class Behaviour:
     """How one agency answers.
 
-    `on` names the calls the mode applies to (`submit`, `status`, `note`, `find`, or `any`); `times`
+    `on` names the calls the mode applies to (`submit`, `status`, `note`, `find`, `wsdl` (hostile
+    modes only), or `any`); `times`
     limits a failing mode to the next n such calls. `answer_after` acknowledges each new case after
     that many seconds and answers it after twice that (its status changes; nothing is pushed).
     """

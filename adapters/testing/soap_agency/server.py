@@ -153,6 +153,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         profile = self.controller.profile(agency)
         self.controller.wsdl_fetches += 1
+        b = self.controller.take_behaviour(agency, "wsdl")
+        if b.mode in HOSTILE:  # a WSDL no client should read
+            self._send(200, HOSTILE[b.mode] + b"<definitions/>", "text/xml")
+            return
         template = files("adapters.testing.soap_agency").joinpath(profile.wsdl).read_text(encoding="utf-8")
         scheme = "https" if isinstance(self.connection, ssl.SSLSocket) else "http"
         address = f"{scheme}://{self.headers.get('Host', '127.0.0.1')}/{agency}"

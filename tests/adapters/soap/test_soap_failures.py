@@ -98,6 +98,15 @@ def test_a_hostile_answer_is_refused_before_anything_is_expanded(soap_sim: Simul
     assert "declares XML entities" in failed["error"]
 
 
+@pytest.mark.parametrize("mode", ["dtd", "billion-laughs", "external-entity"])
+def test_a_hostile_wsdl_is_refused_for_good(soap_sim: Simulator, mode: str) -> None:
+    soap_sim.controller.set_mode(WORKS, mode, on="wsdl")
+    agency = cases_agency(soap_sim)
+    with pytest.raises(PermanentDeliveryError, match="WSDL was refused as hostile XML"):
+        soap_adapter(agency).deliver(envelope_for(agency))
+    assert soap_sim.controller.requests(WORKS) == []
+
+
 def test_a_wsdl_the_hub_cannot_read_is_retried_and_named(soap_sim: Simulator) -> None:
     agency = cases_agency(soap_sim, wsdl=f"http://127.0.0.1:{free_port()}/nowhere?wsdl")
     with pytest.raises(RetriableDeliveryError, match="agency WSDL unreachable"):
