@@ -12,8 +12,8 @@ with one of two WSDLs (`GET {url}/{agency}?wsdl`):
 The controller sets, per agency, the UsernameToken it requires (PasswordText and/or PasswordDigest,
 nonce, created time and Timestamp checked), HTTP basic credentials, and a behaviour: faults on demand
 (client, server, authentication, with a detail code), slow and hanging calls, HTTP 500 with or
-without a body, and hostile answers (malformed XML, a DTD, billion laughs, an external entity, an
-answer larger than any limit).
+without a body, and hostile answers (malformed XML, a DTD, billion laughs, an external entity,
+nesting deeper than any parser should follow, an answer larger than any limit, a hostile WSDL).
 """
 
 from adapters.testing.soap_agency.controller import (
