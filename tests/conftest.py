@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from sqlalchemy import create_engine, text
 
 from broker.hub import Hub, set_hub
@@ -63,6 +64,15 @@ def hub_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Setting
     }
     base.update(overrides)
     return Settings(**base)
+
+
+@pytest.fixture(autouse=True)
+def _structlog_defaults() -> Iterator[None]:
+    """Each test starts from structlog's defaults: a CLI run in-process configures logging at its own
+    level, and `capture_logs` keeps that level's filter, so a later test's info lines would vanish."""
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from broker.deadlines import record_citizen_info
 from broker.hub import Hub
 from broker.messages import Sender, record_message
 from broker.store.tables import follow_ons as follow_ons_table
+from broker.store.tables import handoffs
 from broker.sweep import sweep
 from schemas import AgencyMessage, CitizenInfo, MessageKind
 from tests.conftest import make_case
@@ -94,9 +95,18 @@ def test_each_follow_on_kind_reaches_a_rest_agency_once_signed_and_arabic_intact
     assert by_kind["citizen_reply"].json()["follow_on"]["text"] == "رقم الطلب ٤٥٦٧"
     assert "الرد لا يذكر الموعد".encode() in by_kind["answer_returned"].body  # raw UTF-8 on the wire
     assert by_kind["reminder"].json()["follow_on"]["reminder"]["kind"] == "warning"
-    with hub.engine.connect() as conn:
-        states = conn.execute(select(follow_ons_table.c.state)).scalars().all()
-    assert set(states) == {"sent"}
+    with hub.engine.connect() as conn:  # only the housing ministry's: outside working hours the transferred
+        # case's new (manual) handoff warns at the same instant, and its reminder rightly waits for an officer
+        states = (
+            conn.execute(
+                select(follow_ons_table.c.state)
+                .join(handoffs, handoffs.c.id == follow_ons_table.c.handoff_id)
+                .where(handoffs.c.agency_id == HOUSING)
+            )
+            .scalars()
+            .all()
+        )
+    assert len(states) == len(received) and set(states) == {"sent"}
 
 
 def test_a_manual_agency_gets_its_follow_ons_through_an_officer(hub: Hub) -> None:
