@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import requests
-from pydantic import StringConstraints
+from pydantic import BaseModel, ConfigDict, FilePath, StringConstraints, model_validator
 from requests.adapters import HTTPAdapter
 from requests.exceptions import ChunkedEncodingError, ContentDecodingError
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -293,3 +293,30 @@ def public_address(host: str, ip: str) -> None:
     address = ipaddress.ip_address(ip.split("%", 1)[0])
     if not address.is_global:
         raise PermanentDeliveryError(f"{host} resolves to {ip}, which is not a public address")
+
+
+class Tls(BaseModel):
+    """Client certificate (mutual TLS) and the CA bundle that signs the agency's server certificate."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    client_cert: FilePath | None = None
+    client_key: FilePath | None = None
+    ca_bundle: FilePath | None = None
+
+    @model_validator(mode="after")
+    def _key_with_cert(self) -> Tls:
+        if self.client_key is not None and self.client_cert is None:
+            raise ValueError("tls.client_key without tls.client_cert")
+        return self
+
+
+def agency_client(tls: Tls | None, *, connect_timeout: float, read_timeout: float, total: float) -> HttpClient:
+    """The client for one agency's endpoint, with its client certificate and CA bundle when it has them."""
+    cert: str | tuple[str, str] | None = None
+    verify: str | bool = True
+    if tls is not None and tls.client_cert is not None:
+        cert = (str(tls.client_cert), str(tls.client_key)) if tls.client_key else str(tls.client_cert)
+    if tls is not None and tls.ca_bundle is not None:
+        verify = str(tls.ca_bundle)
+    return HttpClient(connect_timeout=connect_timeout, read_timeout=read_timeout, total=total, cert=cert, verify=verify)

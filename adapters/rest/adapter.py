@@ -15,7 +15,7 @@ from urllib3.filepost import encode_multipart_formdata
 from adapters.attachments import AttachmentFetcher, Fetched
 from adapters.base import Adapter, Capabilities
 from adapters.errors import ConfigError, DeliveryError, PermanentDeliveryError, RetriableDeliveryError
-from adapters.http import RETRIABLE, Answer, HttpClient, classify
+from adapters.http import RETRIABLE, Answer, agency_client, classify
 from adapters.mapping import MappingBuilder, context
 from adapters.rest.auth import Credentials
 from adapters.rest.settings import RestSettings
@@ -47,14 +47,8 @@ class RestAdapter(Adapter):
     def __init__(self, agency: AgencyConfig, settings: BaseModel) -> None:
         super().__init__(agency, settings)
         s = self.settings
-        cert: str | tuple[str, str] | None = None
-        verify: str | bool = True
-        if s.tls is not None and s.tls.client_cert is not None:
-            cert = (str(s.tls.client_cert), str(s.tls.client_key)) if s.tls.client_key else str(s.tls.client_cert)
-        if s.tls is not None and s.tls.ca_bundle is not None:
-            verify = str(s.tls.ca_bundle)
-        self.client = HttpClient(
-            connect_timeout=s.connect_timeout, read_timeout=s.read_timeout, total=s.total, cert=cert, verify=verify
+        self.client = agency_client(
+            s.tls, connect_timeout=s.connect_timeout, read_timeout=s.read_timeout, total=s.total
         )
         self.fetcher = AttachmentFetcher(connect_timeout=s.connect_timeout, read_timeout=s.read_timeout, total=s.total)
         self.credentials = Credentials(s.auth, self.client)

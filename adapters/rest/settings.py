@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, FilePath, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from adapters.attachments import AttachmentPolicy
-from adapters.http import HttpUrl
+from adapters.http import HttpUrl, Tls
 from adapters.mapping import JmesPath, Mapping, StatusReading, compiles, placeholders
 from adapters.secrets import EnvName
 from schemas import FollowOnKind
@@ -63,14 +63,6 @@ class BasicAuth(_Strict):
 
 
 Auth = Annotated[NoAuth | ApiKeyAuth | BearerAuth | OAuth2Auth | BasicAuth, Field(discriminator="type")]
-
-
-class Tls(_Strict):
-    """Client certificate (mutual TLS) and the CA bundle that signs the agency's server certificate."""
-
-    client_cert: FilePath | None = None
-    client_key: FilePath | None = None
-    ca_bundle: FilePath | None = None
 
 
 class Call(_Strict):

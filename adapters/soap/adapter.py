@@ -16,7 +16,7 @@ from zeep.helpers import serialize_object
 from adapters.attachments import AttachmentFetcher
 from adapters.base import Adapter, Capabilities
 from adapters.errors import ConfigError, DeliveryError, PermanentDeliveryError, RetriableDeliveryError
-from adapters.http import EXCERPT_CHARS, RETRIABLE, Answer, HttpClient
+from adapters.http import EXCERPT_CHARS, RETRIABLE, Answer, agency_client
 from adapters.mapping import MappingBuilder, context
 from adapters.secrets import secret
 from adapters.soap import wsdl
@@ -56,15 +56,7 @@ class SoapAdapter(Adapter):
     def __init__(self, agency: AgencyConfig, settings: BaseModel) -> None:
         super().__init__(agency, settings)
         s = self.settings
-        cert: str | tuple[str, str] | None = None
-        verify: str | bool = True
-        if s.tls is not None and s.tls.client_cert is not None:
-            cert = (str(s.tls.client_cert), str(s.tls.client_key)) if s.tls.client_key else str(s.tls.client_cert)
-        if s.tls is not None and s.tls.ca_bundle is not None:
-            verify = str(s.tls.ca_bundle)
-        self.http = HttpClient(
-            connect_timeout=s.connect_timeout, read_timeout=s.read_timeout, total=s.total, cert=cert, verify=verify
-        )
+        self.http = agency_client(s.tls, connect_timeout=s.connect_timeout, read_timeout=s.read_timeout, total=s.total)
         self.fetcher = AttachmentFetcher(connect_timeout=s.connect_timeout, read_timeout=s.read_timeout, total=s.total)
         self._port: wsdl.Port | None = None
         self._lock = threading.Lock()

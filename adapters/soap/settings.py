@@ -13,10 +13,10 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, FilePath, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from adapters.attachments import AttachmentPolicy
-from adapters.http import HttpUrl
+from adapters.http import HttpUrl, Tls
 from adapters.mapping import JmesPath, Mapping, StatusReading, compiles
 from adapters.secrets import EnvName
 from schemas import FollowOnKind
@@ -47,14 +47,6 @@ class BasicAuth(_Strict):
 
     username: str
     password_env: EnvName
-
-
-class Tls(_Strict):
-    """Client certificate (mutual TLS) and the CA bundle that signs the agency's server certificate."""
-
-    client_cert: FilePath | None = None
-    client_key: FilePath | None = None
-    ca_bundle: FilePath | None = None
 
 
 class Submit(_Strict):
@@ -219,6 +211,4 @@ class SoapSettings(_Strict):
                 raise ValueError(f"{name} must be https:// (set `plain_http: true` only for a test simulator)")
         if self.attachments.mode == "multipart":
             raise ValueError("attachments.mode: a SOAP call has no multipart body; use `links` or `base64`")
-        if self.tls is not None and self.tls.client_key is not None and self.tls.client_cert is None:
-            raise ValueError("tls.client_key without tls.client_cert")
         return self

@@ -379,6 +379,7 @@ BAD_SETTINGS = [
     ({"auth": {"type": "api_key", "key_env": "lower-case"}}, "key_env"),
     ({"auth": {"type": "api_key", "key_env": "K", "key": "inline secret"}}, "key"),
     ({"tls": {"client_cert": "/no/such/cert.pem"}}, "client_cert"),
+    ({"tls": {"client_key": __file__}}, "client_key without tls.client_cert"),
     ({"deliver_path": "/cases/{cpr}"}, "only {handoff_id}, {reference}"),
     ({"plain_http": False}, "must be https"),
     ({"auth": {"type": "api_key", "key_env": "HUB_NATIONAL_API_KEY"}}, "not for agencies"),
