@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -28,6 +29,10 @@ class Settings(BaseSettings):
     config_dir: Path = Field(default=PROJECT_ROOT / "config", description="Where agencies.yaml lives.")
 
     national_api_key: SecretStr | None = Field(default=None, description="Key the national system sends.")
+    national_api_key_previous: SecretStr | None = Field(
+        default=None,
+        description="The national key being retired, still accepted while the national system switches to the new one.",
+    )
     webhook_url: str | None = Field(default=None, description="Where the national system hears of events.")
     webhook_secret: SecretStr | None = Field(default=None, description="HMAC-SHA256 key for webhooks.")
     reply_secret: SecretStr | None = Field(
@@ -109,6 +114,12 @@ class Settings(BaseSettings):
             )
         return None
 
+    def is_national_key(self, key: str) -> bool:
+        """Whether `key` is the national system's key, or the previous one during a rotation (M8)."""
+        accepted = [s.get_secret_value().encode() for s in (self.national_api_key, self.national_api_key_previous) if s]
+        given = key.encode()
+        return any([hmac.compare_digest(given, expected) for expected in accepted])  # every key compared, always
+
     def startup_problems(self) -> list[str]:
         """What makes these settings unsafe to run with, each naming its variable (M8, L10)."""
         problems = []
@@ -118,6 +129,9 @@ class Settings(BaseSettings):
                 f"HUB_NATIONAL_API_KEY must be at least {MIN_SECRET} random characters (it has {len(key)}): "
                 "make one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
             )
+        previous = self.national_api_key_previous.get_secret_value() if self.national_api_key_previous else None
+        if previous is not None and len(previous) < MIN_SECRET:
+            problems.append(f"HUB_NATIONAL_API_KEY_PREVIOUS must be at least {MIN_SECRET} random characters too")
         pepper = self.key_pepper.get_secret_value() if self.key_pepper is not None else None
         if pepper is not None and len(pepper) < MIN_SECRET:
             problems.append(f"HUB_KEY_PEPPER must be at least {MIN_SECRET} random characters (it has {len(pepper)})")

@@ -88,3 +88,11 @@ def test_an_agency_on_plain_http_is_refused_unless_marked_plain_http(field: str)
     RestAdapter.from_config(
         rest_agency(base, plain_http=True, **{k: v for k, v in settings.items() if k != "base_url"})
     )
+
+
+def test_a_short_previous_national_key_is_refused_at_start_up_too() -> None:
+    """M8: the key being retired during a rotation obeys the same rule as the current one."""
+    env = {"HUB_NATIONAL_API_KEY": LONG, "HUB_NATIONAL_API_KEY_PREVIOUS": "short", "HUB_LEASE_SECONDS": "120"}
+    result = runner.invoke(app, ["api"], env={**env, "COLUMNS": "200"})
+    assert result.exit_code == 2
+    assert "HUB_NATIONAL_API_KEY_PREVIOUS must be at least 32 random characters" in result.output

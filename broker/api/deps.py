@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
-
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader
 
@@ -19,10 +17,9 @@ def get_hub_dep(request: Request) -> Hub:
 
 
 def national_system(key: str | None = Depends(api_key_header), hub: Hub = Depends(get_hub_dep)) -> str:
-    """Admit the national system by its API key (from HUB_NATIONAL_API_KEY); returns the actor name."""
-    expected = hub.settings.national_api_key
+    """Admit the national system by its API key (HUB_NATIONAL_API_KEY, or the previous one during a rotation)."""
     if key is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing X-API-Key header", {"WWW-Authenticate": "ApiKey"})
-    if expected is None or not hmac.compare_digest(key.encode(), expected.get_secret_value().encode()):
+    if not hub.settings.is_national_key(key):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong API key", {"WWW-Authenticate": "ApiKey"})
     return "national-system"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 import structlog
@@ -69,8 +68,7 @@ async def _unauthenticated(request: Request) -> JSONResponse | None:
     if (national or agency) and key is None:
         reason = "missing X-API-Key header"
     elif national:
-        expected = hub.settings.national_api_key
-        if expected is None or not hmac.compare_digest((key or "").encode(), expected.get_secret_value().encode()):
+        if not hub.settings.is_national_key(key or ""):
             reason = "wrong API key"
     elif agency:
         address = request.client.host if request.client is not None else None

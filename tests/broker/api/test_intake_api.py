@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,8 +12,9 @@ import requests
 from sqlalchemy import func, select
 
 from broker.hub import Hub
+from broker.store.migrate import upgrade
 from broker.store.tables import cases, events, handoffs, outbox
-from tests.conftest import API_KEY, make_case, sample_cases
+from tests.conftest import API_KEY, hub_settings, make_case, sample_cases
 from tests.support import live_api, pump
 
 HEADERS = {"X-API-Key": API_KEY, "Content-Type": "application/json"}
@@ -193,3 +195,23 @@ def test_a_batch_with_one_bad_case_is_refused_whole_naming_the_case(api: tuple[H
     )
     assert malformed.status_code == 422 and "cases.1.kind" in malformed.json()["detail"]
     assert counts(hub) == (0, 0, 0, 0)
+
+
+def test_during_a_key_rotation_the_previous_national_key_is_accepted_too_and_nothing_else(tmp_path: Path) -> None:
+    """M8: the national system switches keys without an outage; the retired key stops working once removed."""
+    old, new = "old-national-key-0123456789abcdefghij", "new-national-key-0123456789abcdefghij"
+
+    def status_with(key: str, **rotation: Any) -> int:
+        hub = Hub(hub_settings(f"sqlite:///{tmp_path / 'rotation.db'}", tmp_path, national_api_key=new, **rotation))
+        upgrade(hub.engine)
+        try:
+            with live_api(hub) as base:
+                headers = {**HEADERS, "X-API-Key": key}
+                return requests.post(f"{base}/v1/cases", json=body(), headers=headers, timeout=5).status_code
+        finally:
+            hub.engine.dispose()
+
+    assert status_with(new, national_api_key_previous=old) == 201
+    assert status_with(old, national_api_key_previous=old) == 201
+    assert status_with("third-national-key-0123456789abcdefghij", national_api_key_previous=old) == 401
+    assert status_with(old) == 401  # the rotation is over
