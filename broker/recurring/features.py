@@ -94,16 +94,26 @@ def content_words(text: str) -> str:
     return " ".join(w for w in normalise(text).split() if w not in STOP_WORDS)
 
 
-def text_vector(text: str) -> Vector:
-    """Unit-length character n-gram counts of the normalised text (stop words dropped)."""
-    row = _hasher().transform([content_words(text)])
-    return {int(i): float(v) for i, v in zip(row.indices, row.data, strict=True)}
+def text_vectors(texts: list[str]) -> list[Vector]:
+    """Unit-length character n-gram counts of each normalised text (stop words dropped).
+
+    One `transform` for many texts: each row is computed on its own, so a text's vector is the same
+    whichever batch it comes in, and the per-call overhead is paid once per batch.
+    """
+    if not texts:
+        return []
+    matrix = _hasher().transform([content_words(t) for t in texts])
+    out = []
+    for n in range(matrix.shape[0]):
+        a, b = matrix.indptr[n], matrix.indptr[n + 1]
+        out.append({int(i): float(v) for i, v in zip(matrix.indices[a:b], matrix.data[a:b], strict=True)})
+    return out
 
 
-def vectorise(text: str, category: str, weights: Weights = Weights()) -> tuple[Vector, tuple[str, ...]]:
-    """The case's vector and the concepts it mentions."""
+def vectorise(text: str, category: str, text_part: Vector, weights: Weights) -> tuple[Vector, tuple[str, ...]]:
+    """The case's vector and the concepts it mentions, from its text's `text_vectors` row."""
     found = tuple(concepts(normalise(text)))
-    vector = {i: v * weights.text for i, v in text_vector(text).items()}
+    vector = {i: v * weights.text for i, v in text_part.items()}
     if found:
         each = weights.concepts / math.sqrt(len(found))
         for c in found:
@@ -120,21 +130,39 @@ def _clean(value: Any) -> str | None:
     return text or None
 
 
+def _text(payload: dict[str, Any]) -> str:
+    return f"{payload['subject']}\n{payload['description']}"
+
+
+def signatures(
+    items: list[tuple[str, dict[str, Any], tuple[str, ...]]], weights: Weights = Weights()
+) -> list[Signature]:
+    """The signatures of many cases, each from (case id, wire payload, agencies), text vectors in one batch."""
+    parts = text_vectors([_text(payload) for _, payload, _ in items])
+    out = []
+    for (case_id, payload, agencies), part in zip(items, parts, strict=True):
+        location = payload.get("location") or {}
+        vector, found = vectorise(_text(payload), payload["category"], part, weights)
+        at = payload["submitted_at"]
+        out.append(
+            Signature(
+                case_id=case_id,
+                at=datetime.fromisoformat(at) if isinstance(at, str) else at,
+                category=payload["category"],
+                place=Place(
+                    _clean(location.get("governorate")), _clean(location.get("block")), _clean(location.get("road"))
+                ),
+                vector=vector,
+                concepts=found,
+                agencies=agencies,
+                kind=payload.get("kind", "complaint"),
+            )
+        )
+    return out
+
+
 def signature(
     case_id: str, payload: dict[str, Any], agencies: tuple[str, ...] = (), weights: Weights = Weights()
 ) -> Signature:
     """The signature of a case from its wire payload (`CaseIn.model_dump(mode="json")`)."""
-    location = payload.get("location") or {}
-    text = f"{payload['subject']}\n{payload['description']}"
-    vector, found = vectorise(text, payload["category"], weights)
-    at = payload["submitted_at"]
-    return Signature(
-        case_id=case_id,
-        at=datetime.fromisoformat(at) if isinstance(at, str) else at,
-        category=payload["category"],
-        place=Place(_clean(location.get("governorate")), _clean(location.get("block")), _clean(location.get("road"))),
-        vector=vector,
-        concepts=found,
-        agencies=agencies,
-        kind=payload.get("kind", "complaint"),
-    )
+    return signatures([(case_id, payload, agencies)], weights)[0]

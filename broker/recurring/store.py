@@ -1,10 +1,11 @@
 """Grouping in the store: attach new cases soon after intake, rebuild everything, mark known problems.
 
-`attach_pending` takes the cases not yet grouped, in intake order, and attaches each through
-`StoreIndex`, which reads only the groups filed under the case's keys and active in its time
-window (an index range), never every case. One attacher at a time (an advisory lock on
-PostgreSQL; SQLite has one writer anyway), so the attachment order is a single sequence;
-`rebuild` replays that sequence from nothing, which is why both give the same groups.
+`attach_pending` takes the cases not yet grouped, in intake order, and attaches them in one pass
+through `StoreIndex`, which reads only the groups filed under the pass's keys and active in its
+time window (an index range), never every case, and writes each touched group once. One attacher
+at a time (an advisory lock on PostgreSQL; SQLite has one writer anyway), so the attachment order
+is a single sequence; `rebuild` replays that sequence from nothing, which is why both give the
+same groups.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from typing import Any
 
 import numpy as np
 import structlog
-from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from broker import events
 from broker.hub import Hub
-from broker.recurring.features import Place, Signature, signature
+from broker.recurring.features import Place, Signature, signatures
 from broker.recurring.grouping import Attached, Group, MemoryIndex, Params, attach, keys
 from broker.recurring.similarity import Arrays, arrays
 from broker.store.engine import now, transaction
@@ -71,70 +73,113 @@ def _group(row: Any) -> Group:
     )
 
 
-class StoreIndex:
-    """The grouping `Index` over the store, inside the caller's transaction."""
+class StoreIndex(MemoryIndex):
+    """The grouping `Index` over the store for one pass of the attacher, inside its transaction.
 
-    def __init__(self, conn: Connection) -> None:
+    The pass holds the attacher's lock, so nothing else changes the groups while it runs: the groups
+    its cases could join (filed under their keys, active in their windows) are read once at the
+    start, grouping then runs in memory as a rebuild does, and `flush` writes each group the pass
+    touched once, however many of its cases joined it.
+    """
+
+    def __init__(self, conn: Connection, sigs: list[Signature], params: Params) -> None:
+        super().__init__()
         self.conn = conn
         self.seq = int(conn.execute(select(func.coalesce(func.max(recurring_cases.c.seq), 0))).scalar_one())
-        self.attached: list[tuple[Attached, str]] = []
-
-    def candidates(self, keys: list[str], since: datetime, until: datetime, place: Place, kind: str) -> list[Group]:
-        """Groups filed under `keys` with a report in [since, until] (an index range per key), not elsewhere."""
-        g = recurring_groups.c
-        ids = select(recurring_keys.c.group_id).where(recurring_keys.c.key.in_(keys), recurring_keys.c.last_at >= since)
-        query = select(recurring_groups).where(g.id.in_(ids), g.first_at <= until, g.kind == kind)
-        if place.governorate:
-            query = query.where(or_(g.governorate.is_(None), g.governorate == place.governorate))
-        if place.block:
-            query = query.where(or_(g.block.is_(None), g.block == place.block))
-        return [_group(r) for r in self.conn.execute(query.order_by(g.id))]
+        self.created: set[str] = set()
+        self.touched: set[str] = set()
+        self.rows: list[dict[str, Any]] = []
+        if not sigs:
+            return
+        since = min(s.at for s in sigs) - params.window
+        wanted = sorted({k for s in sigs for k in keys(s.category, s.place)})
+        k = recurring_keys.c
+        for key, gid in conn.execute(select(k.key, k.group_id).where(k.key.in_(wanted), k.last_at >= since)):
+            self.by_key.setdefault(key, []).append(gid)
+        ids = sorted({gid for gids in self.by_key.values() for gid in gids})
+        for n in range(0, len(ids), 1000):
+            chunk = select(recurring_groups).where(recurring_groups.c.id.in_(ids[n : n + 1000]))
+            self.groups.update((r.id, _group(r)) for r in conn.execute(chunk))
 
     def save(self, group: Group, sig: Signature, score: float, created: bool) -> None:
-        """Write the group, the case's row and the group's keys."""
-        at = now()
-        values = {
-            "kind": group.kind,
-            "governorate": group.place.governorate,
-            "block": group.place.block,
-            "road": group.place.road,
-            "first_at": group.first_at,
-            "last_at": group.last_at,
-            "size": group.size,
-            "categories": group.categories,
-            "faults": group.faults,
-            "centroid": pack(group.centroid),
-            "centroid_norm": group.centroid_norm,
-            "updated_at": at,
-        }
+        """Keep the group in memory and note the case's row; `flush` writes them."""
+        super().save(group, sig, score, created)
+        self.touched.add(group.id)
         if created:
-            self.conn.execute(insert(recurring_groups).values(id=group.id, **values))
-        else:
-            self.conn.execute(update(recurring_groups).where(recurring_groups.c.id == group.id).values(**values))
+            self.created.add(group.id)
         self.seq += 1
-        self.conn.execute(
-            insert(recurring_cases).values(
-                case_id=sig.case_id,
-                group_id=group.id,
-                seq=self.seq,
-                score=score,
-                at=sig.at,
-                agencies=list(sig.agencies),
-                flagged=False,
-                attached_at=at,
-            )
+        self.rows.append(
+            {
+                "case_id": sig.case_id,
+                "group_id": group.id,
+                "seq": self.seq,
+                "score": score,
+                "at": sig.at,
+                "agencies": list(sig.agencies),
+                "flagged": False,
+                "attached_at": now(),
+            }
         )
-        filed = set(
-            self.conn.execute(select(recurring_keys.c.key).where(recurring_keys.c.group_id == group.id)).scalars()
-        )
-        new = [k for k in keys(sig.category, group.place) if k not in filed]
+
+    def flag(self, case_id: str) -> None:
+        """The case (attached in this pass) joined a marked group."""
+        for row in self.rows:
+            if row["case_id"] == case_id:
+                row["flagged"] = True
+
+    def flush(self) -> None:
+        """Write the pass: each touched group once, the cases' rows, its keys and their last report."""
+        at = now()
+        groups = [self.groups[gid] for gid in sorted(self.touched)]
+        values = [
+            {
+                "kind": g.kind,
+                "governorate": g.place.governorate,
+                "block": g.place.block,
+                "road": g.place.road,
+                "first_at": g.first_at,
+                "last_at": g.last_at,
+                "size": g.size,
+                "categories": g.categories,
+                "faults": g.faults,
+                "centroid": pack(g.centroid),
+                "centroid_norm": g.centroid_norm,
+                "updated_at": at,
+            }
+            for g in groups
+        ]
+        new = [{"id": g.id, **v} for g, v in zip(groups, values, strict=True) if g.id in self.created]
+        old = [
+            # a bind name may not be a column's name in an UPDATE's SET: prefixed with v_
+            {"gid": g.id, **{f"v_{c}": x for c, x in v.items()}}
+            for g, v in zip(groups, values, strict=True)
+            if g.id not in self.created
+        ]
         if new:
+            self.conn.execute(insert(recurring_groups), new)
+        if old:
+            columns: dict[str, Any] = {c: bindparam(f"v_{c}") for c in values[0]}
             self.conn.execute(
-                insert(recurring_keys), [{"key": k, "group_id": group.id, "last_at": group.last_at} for k in new]
+                update(recurring_groups).where(recurring_groups.c.id == bindparam("gid")).values(columns), old
             )
-        self.conn.execute(
-            update(recurring_keys).where(recurring_keys.c.group_id == group.id).values(last_at=group.last_at)
-        )
+        if self.rows:
+            self.conn.execute(insert(recurring_cases), self.rows)
+        filings = [
+            {"key": key, "group_id": gid, "last_at": self.groups[gid].last_at}
+            for key, gids in sorted(self.by_key.items())
+            for gid in gids
+            if gid in self.touched
+        ]
+        if filings:
+            dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
+            self.conn.execute(dialect.insert(recurring_keys).on_conflict_do_nothing(), filings)
+        if old:
+            self.conn.execute(
+                update(recurring_keys)
+                .where(recurring_keys.c.group_id == bindparam("gid"))
+                .values(last_at=bindparam("v_last_at")),
+                [{"gid": r["gid"], "v_last_at": r["v_last_at"]} for r in old],
+            )
 
 
 def _lock(conn: Connection) -> None:
@@ -149,15 +194,12 @@ def _signatures(conn: Connection, rows: Sequence[Any]) -> list[Signature]:
         select(handoffs.c.case_id, handoffs.c.agency_id).where(handoffs.c.case_id.in_(ids)).order_by(handoffs.c.id)
     ):
         agencies.setdefault(case_id, []).append(agency)
-    return [signature(r.id, r.payload, tuple(agencies.get(r.id, ()))) for r in rows]
+    return signatures([(r.id, r.payload, tuple(agencies.get(r.id, ()))) for r in rows])
 
 
-def _flag(conn: Connection, attached: Attached) -> None:
-    """A case joined a group the office marked: say so on each of its handoffs."""
-    mark = conn.execute(select(recurring_marks).where(recurring_marks.c.group_id == attached.group_id)).first()
-    if mark is None:
-        return
-    conn.execute(update(recurring_cases).where(recurring_cases.c.case_id == attached.case_id).values(flagged=True))
+def _flag(conn: Connection, index: StoreIndex, attached: Attached, mark: Any) -> None:
+    """A case joined a group the office marked: say so on its row and on each of its handoffs."""
+    index.flag(attached.case_id)
     rows = [
         {
             "type": "handoff.recurring",
@@ -184,12 +226,16 @@ def attach_pending(engine: Engine, params: Params = Params(), limit: int = BATCH
         rows = conn.execute(query.order_by(cases.c.created_at, cases.c.id).limit(limit)).all()
         if not rows:
             return []
-        index = StoreIndex(conn)
+        sigs = _signatures(conn, rows)
+        index = StoreIndex(conn, sigs, params)
+        marks = {m.group_id: m for m in conn.execute(select(recurring_marks))}
         done = []
-        for sig in _signatures(conn, rows):
+        for sig in sigs:
             attached = attach(index, sig, params)
-            _flag(conn, attached)
+            if attached.group_id in marks:
+                _flag(conn, index, attached, marks[attached.group_id])
             done.append(attached)
+        index.flush()
         high = max(r.created_at for r in rows).isoformat()
         if mark is None:
             conn.execute(insert(cursors).values(name=CURSOR, position=0, value=high, attempts=0))
