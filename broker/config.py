@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import structlog
 import yaml
 from pydantic import ValidationError
 
@@ -15,8 +17,10 @@ from adapters.base import Adapter
 from adapters.errors import ConfigError, HubError
 from adapters.registry import adapter_class
 from broker.sla import SlaPolicy, load_policy
-from schemas import AgencyConfig, CategoryRoute, HubConfig
+from schemas import AdapterConfig, AgencyConfig, CategoryRoute, HubConfig, OnboardingStatus
 from schemas.sla import SlaConfig
+
+log = structlog.get_logger(__name__)
 
 _ENV = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
 
@@ -80,6 +84,7 @@ class Directory:
     source: Path
     sla: SlaPolicy = field(default_factory=lambda: SlaPolicy(SlaConfig()))
     _adapters: dict[str, Adapter] = field(default_factory=dict)
+    _shadows: dict[str, Adapter] = field(default_factory=dict)
 
     def agency(self, agency_id: str) -> AgencyConfig:
         """One agency's configuration."""
@@ -88,6 +93,28 @@ class Directory:
     def adapter(self, agency_id: str) -> Adapter:
         """The adapter of one agency, built at load time (constructors do no I/O)."""
         return self._adapters[agency_id]
+
+    def shadow(self, agency_id: str) -> Adapter | None:
+        """The adapter that receives copies of the agency's handoffs in shadow mode (broker.shadow), if any."""
+        return self._shadows.get(agency_id)
+
+    def overlaid(self, adapters: Mapping[str, dict[str, Any]], shadows: Mapping[str, dict[str, Any]]) -> Directory:
+        """This directory with some agencies' adapters switched at run time (broker.agency_adapters).
+
+        `adapters` and `shadows` hold adapter blocks as in agencies.yaml, by agency. A block this
+        process cannot build (a variable missing from its environment, a plugin not installed here)
+        is logged and left out: the agency keeps its agencies.yaml adapter rather than none.
+        """
+        agencies = dict(self.agencies)
+        built = dict(self._adapters)
+        shadow_built: dict[str, Adapter] = {}
+        for agency_id, block in adapters.items():
+            if agency_id in agencies and (made := _usable(agencies[agency_id], block, "adapter")) is not None:
+                agencies[agency_id], built[agency_id] = made
+        for agency_id, block in shadows.items():
+            if agency_id in agencies and (made := _usable(agencies[agency_id], block, "shadow")) is not None:
+                shadow_built[agency_id] = made[1]
+        return replace(self, agencies=agencies, _adapters=built, _shadows=shadow_built)
 
     def check_adapters(self) -> list[str]:
         """Ask each agency's adapter whether its endpoint is usable; every problem, with its agency."""
@@ -113,6 +140,46 @@ class Directory:
     def operator(self) -> AgencyConfig:
         """The central office's own entity, which triages what fits nowhere else."""
         return next(a for a in self.agencies.values() if a.operator)
+
+
+def _usable(agency: AgencyConfig, block: Mapping[str, Any], role: str) -> tuple[AgencyConfig, Adapter] | None:
+    """The agency with this block and its adapter; None (logged) when this process cannot build it."""
+    try:
+        switched = agency_with(agency, block)
+        return switched, build_adapter(switched, f"agencies.{agency.id}.{role}.")
+    except ConfigError as exc:
+        log.error("agency_adapters.unusable", agency=agency.id, role=role, problems=exc.problems)
+        return None
+
+
+def agency_with(agency: AgencyConfig, block: Mapping[str, Any]) -> AgencyConfig:
+    """`agency` speaking through another adapter block (`kind` plus settings, `${…}` expanded here).
+
+    An agency on the manual adapter is `joining`, any other `onboarded` (agencies.yaml's own rule).
+    """
+    problems: list[str] = []
+    expanded = _expand(dict(block), f"agencies.{agency.id}.adapter", problems)
+    if problems:
+        raise ConfigError(problems[0], problems)
+    if not isinstance(expanded.get("kind"), str) or not expanded["kind"]:
+        raise ConfigError(f"agencies.{agency.id}.adapter.kind: field required")
+    status = OnboardingStatus.joining if expanded["kind"] == "manual" else OnboardingStatus.onboarded
+    return agency.model_copy(update={"adapter": AdapterConfig.model_validate(expanded), "status": status})
+
+
+def build_adapter(agency: AgencyConfig, where: str) -> Adapter:
+    """Validate the agency's adapter settings against its kind's model and build it; no I/O.
+
+    Raises one ConfigError listing every problem, each as `<where><field>: message`
+    (`where` is `agencies.x.adapter.` or `settings.yaml: `, say).
+    """
+    try:
+        return adapter_class(agency.adapter.kind).from_config(agency)
+    except ValidationError as exc:
+        found = [f"{where}{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError(found[0], found) from None
+    except HubError as exc:
+        raise ConfigError(f"{where}kind: {exc}") from None
 
 
 def _read(source: Path) -> dict[str, Any]:

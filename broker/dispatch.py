@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import structlog
@@ -116,6 +116,7 @@ def _claim_in(hub: Hub, conn: Connection, claims: list[tuple[str, str]]) -> list
         .where(handoffs.c.id.in_(sorted(taken)))
     ).all()
     settled, starting, found = [], {}, []
+    refreshed = False
     for row in rows:
         h = Handoff.from_row(row)
         if h.state not in (H.pending, H.delivering):
@@ -126,6 +127,15 @@ def _claim_in(hub: Hub, conn: Connection, claims: list[tuple[str, str]]) -> list
         attempt = taken[h.id].attempt
         state = next_handoff_state(h.state, "start_delivery").value
         starting[h.id] = {"state": state, "attempts": attempt, "uncertain": uncertain}
+        speaks = _speaks(hub, h.agency_id)
+        if speaks is not None and speaks != (h.adapter, h.manual):
+            if not refreshed:  # the agency was switched since: this process may not know yet
+                hub.refresh_directory()
+                refreshed = True
+                speaks = _speaks(hub, h.agency_id)
+            if speaks is not None and speaks != (h.adapter, h.manual):
+                h = replace(h, adapter=speaks[0], manual=speaks[1])  # recorded as what delivers it now
+                starting[h.id].update(adapter=speaks[0], manual=speaks[1])
         found.append((h, row.payload, uncertain))
     said = conversations(conn, [h.id for h, _, _ in found])
     for h, payload, uncertain in found:
@@ -135,6 +145,13 @@ def _claim_in(hub: Hub, conn: Connection, claims: list[tuple[str, str]]) -> list
     update_handoffs(conn, starting)
     outbox.done(conn, DELIVER, settled)
     return jobs
+
+
+def _speaks(hub: Hub, agency_id: str) -> tuple[str, bool] | None:
+    """The adapter kind the agency delivers through now, and whether it is manual (None: unknown agency)."""
+    if agency_id not in hub.directory.agencies:
+        return None
+    return hub.directory.agency(agency_id).adapter.kind, hub.directory.adapter(agency_id).capabilities.manual
 
 
 def _renew(hub: Hub, jobs: list[_Job]) -> None:

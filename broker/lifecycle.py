@@ -32,6 +32,8 @@ HANDOFF_MOVES: dict[tuple[HandoffState, str], HandoffState] = {
     (H.outcome_unknown, "confirm"): H.delivered,
     (H.outcome_unknown, "resend"): H.pending,
     (H.failed, "resend"): H.pending,
+    # onboarding (broker.onboarding): a manual agency's open handoff goes out again through its new adapter
+    **{(s, "redispatch"): H.pending for s in (H.pending, H.delivered, H.acknowledged)},
     # agency messages (an adapter, the agency API, or the central office recording a call)
     (H.delivering, "acknowledged"): H.acknowledged,  # from inside its answer to our push
     **{(s, "acknowledged"): H.acknowledged for s in (H.delivered, H.acknowledged, H.outcome_unknown, H.failed)},

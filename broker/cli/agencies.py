@@ -13,6 +13,7 @@ from adapters.errors import ConfigError, HubError
 from broker import agency_keys
 from broker.cli._hub import loaded_hub
 from broker.cli._safe import shown
+from broker.cli.onboarding import offboard, onboard
 from broker.cli.status import circuits
 from broker.errors import NotFound
 
@@ -20,6 +21,8 @@ app = typer.Typer(no_args_is_help=True, help="Agencies (الجهات الحكو�
 keys_app = typer.Typer(no_args_is_help=True, help="Agencies' API keys for the agency API (/agency/v1).")
 app.add_typer(keys_app, name="keys")
 app.command("status")(circuits)
+app.command("onboard")(onboard)
+app.command("offboard")(offboard)
 out = Console()
 err = Console(stderr=True)
 

@@ -320,6 +320,20 @@ agency_keys = Table(
 """Agencies' API keys: the non-secret `lookup` finds the row, `hash` (argon2) checks the secret."""
 
 
+agency_adapters = Table(
+    "agency_adapters",
+    metadata,
+    Column("agency_id", String(80), primary_key=True),
+    Column("adapter", JSON, nullable=False),  # the adapter block as in agencies.yaml: kind plus settings
+    Column("shadow", JSON, nullable=True),  # broker.shadow: a second adapter that receives copies
+    Column("version", BigInteger, nullable=False),  # one more than the table's highest at each change
+    Column("changed_by", String(200), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+"""Agencies switched by `tawasul-hub agencies onboard`/`offboard`: each row overrides that agency's adapter
+in agencies.yaml; running processes notice a new highest `version` and rebuild their directory (broker.hub)."""
+
+
 # --- the central office's console (broker.console) and the citizens' surveys ---------------------
 
 staff_users = Table(
