@@ -1,6 +1,9 @@
 """The scheduler loop: the relay, plus the periodic jobs of `default_jobs`.
 
-Several schedulers may run; each job tolerates a twin.
+The jobs run on a thread of their own, so a long one (grouping a burst of new cases, a deadline
+sweep over many handoffs) never holds up the relay; a job with `every` 0 is a hook run on each relay
+pass instead (the heartbeat that says the relay is alive). Several schedulers may run; each job
+tolerates a twin, and so a relay running beside it.
 """
 
 from __future__ import annotations
@@ -43,12 +46,36 @@ def default_jobs() -> list[Periodic]:
     ]
 
 
+def _due(jobs: list[Periodic], hub: Hub) -> None:
+    """Run each job whose time has come; a failing job is logged, never fatal."""
+    at = time.monotonic()
+    for job in jobs:
+        if at - job.last >= job.every:
+            job.last = at
+            try:
+                job.run(hub)
+            except Exception:
+                log.exception("scheduler.job_failed", job=job.name)
+
+
+def _run_jobs(hub: Hub, jobs: list[Periodic], stop: threading.Event) -> None:
+    """The periodic jobs' own loop, checking every half second (or at the shortest period) what is due."""
+    tick = min([0.5, *(j.every for j in jobs)])
+    while not stop.is_set():
+        _due(jobs, hub)
+        stop.wait(tick)
+
+
 def run(hub: Hub, publish: Publish, stop: threading.Event, jobs: list[Periodic] | None = None) -> None:
     """Relay due work and run periodic jobs until `stop` is set; never dies on one bad pass."""
     relay = Relay(hub, publish)
     waiter = Waiter(hub.engine, stop)
     jobs = default_jobs() if jobs is None else list(jobs)
+    hooks = [j for j in jobs if j.every == 0]
+    periodic = [j for j in jobs if j.every > 0]
     log.info("scheduler.started", jobs=[j.name for j in jobs])
+    runner = threading.Thread(target=_run_jobs, args=(hub, periodic, stop), name="hub-jobs", daemon=True)
+    runner.start()
     while not stop.is_set():
         started = time.monotonic()
         published = 0
@@ -56,18 +83,12 @@ def run(hub: Hub, publish: Publish, stop: threading.Event, jobs: list[Periodic] 
             published = relay.run_once()
         except Exception:
             log.exception("relay.pass_failed")
-        at = time.monotonic()
-        for job in jobs:
-            if at - job.last >= job.every:
-                job.last = at
-                try:
-                    job.run(hub)
-                except Exception:
-                    log.exception("scheduler.job_failed", job=job.name)
+        _due(hooks, hub)
         if published == 0:
             waiter.wait(hub.settings.relay_interval)
         elif published < hub.settings.relay_batch:
             # cases trickling in: linger, so the next pass (and each broker message) carries several;
             # a full pass means a backlog, worked through at once
             stop.wait(max(0.0, hub.settings.relay_linger - (time.monotonic() - started)))
+    runner.join()  # the job under way finishes its transaction
     waiter.close()
