@@ -154,6 +154,27 @@ def onboard(hub: Hub, plan: Plan, actor: str, progress: Progress | None = None) 
     return Summary(agency_id, kind, moved, skipped)
 
 
+def start_shadow(hub: Hub, plan: Plan, actor: str, *, include_open: bool) -> None:
+    """Shadow mode: the plan's adapter receives copies of the agency's handoffs; the manual queue still decides.
+
+    Only for an agency still on the manual adapter; run again (new settings, say), it keeps the
+    time shadow mode began, so the report covers the whole trial. A real `onboard` or `offboard` ends it.
+    """
+    agency_id = plan.agency.id
+    if not hub.directory.adapter(agency_id).capabilities.manual:
+        raise ConfigError(
+            f"--shadow: {agency_id} is connected already; shadow mode is for an agency on the manual queue"
+        )
+    with transaction(hub.engine) as conn:
+        current = agency_adapters.read(conn, agency_id)
+        began = current.shadow["since"] if current is not None and current.shadow else now().isoformat()
+        shadow = {"adapter": plan.block, "since": began, "open": include_open}
+        version = agency_adapters.write(conn, agency_id, adapter={"kind": "manual"}, shadow=shadow, actor=actor)
+        _audit(conn, actor, "agency.shadow", agency_id, adapter=plan.block["kind"], version=version, open=include_open)
+    hub.refresh_directory()
+    log.info("agency.shadow", agency=agency_id, adapter=plan.block["kind"], since=began, open=include_open)
+
+
 def _passes(
     find: Callable[[], list[str]], todo: list[str], move: Callable[[str], bool], progress: Progress | None
 ) -> tuple[list[str], list[str]]:

@@ -36,6 +36,8 @@ from broker.store.tables import (
     handoffs,
     inbound_files,
     inbound_log,
+    shadow_copies,
+    shadow_messages,
     surveys,
 )
 from broker.store.tables import events as events_table
@@ -83,6 +85,8 @@ HOLDINGS: list[Holding] = [
     Holding(inbound_log, inbound_log.c.handoff_id, texts=("sender", "subject", "text", "reason")),
     Holding(inbound_files, inbound_files.c.handoff_id, purge=True),
     Holding(surveys, surveys.c.case_id, texts=("comment",)),
+    Holding(shadow_copies, shadow_copies.c.handoff_id, texts=("error",)),
+    Holding(shadow_messages, shadow_messages.c.handoff_id, texts=("text",)),
 ]
 """Every table beyond `cases` that keeps a case's personal data."""
 

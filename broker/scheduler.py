@@ -34,12 +34,13 @@ class Periodic:
 
 def default_jobs() -> list[Periodic]:
     """The jobs every scheduler runs beside the relay (each tolerates a twin in another scheduler)."""
-    from broker import inbound, retention, statistics, sweep
+    from broker import inbound, retention, shadow, statistics, sweep
     from broker.recurring import store as recurring
 
     return [
         Periodic("deadlines.sweep", sweep.SWEEP_EVERY, sweep.sweep),
         Periodic("agencies.read", inbound.TICK_SECONDS, inbound.read_agencies),
+        Periodic("agencies.shadow", shadow.TICK_SECONDS, shadow.run_scheduled),
         Periodic("retention", retention.EVERY, retention.run_scheduled),
         Periodic("recurring.attach", recurring.EVERY, recurring.run_scheduled),
         Periodic("followup.sample", statistics.SAMPLE_EVERY, statistics.sample_queue),

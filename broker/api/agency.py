@@ -13,12 +13,15 @@ from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Query
 from fastapi.security import APIKeyHeader
 
 from adapters.signing import HANDOFF_HEADER, IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from broker import shadow
 from broker.agency_handoffs import MESSAGES_PAGE, VISIBLE_STATES, agency_handoff, open_handoffs
 from broker.agency_keys import KeyGuard, KeyRefused, authenticate
 from broker.api.deps import get_hub_dep
 from broker.errors import Unprocessable
 from broker.hub import Hub
+from broker.ids import new_id
 from broker.messages import Limits, Sender, record_message
+from broker.store.handoffs import load
 from schemas import AgencyMessage, HandoffState, MessageKind
 from schemas.agency_api import AgencyDelivery, AgencyHandoff, AgencyHandoffPage, MessageReceipt
 
@@ -210,6 +213,8 @@ def post_message(
         raise Unprocessable(f"names '{message.handoff}' but the URL names '{handoff_id}'", field="handoff")
     if message.kind in TEXT_REQUIRED and not message.text.strip():
         raise Unprocessable(f"required when kind is {message.kind.value}", field="text")
+    if shadow.in_shadow(hub, agency):
+        return _shadow_receipt(hub, agency, handoff_id, message, idempotency_key, response)
     recorded = record_message(
         hub.engine,
         hub.directory,
@@ -227,6 +232,18 @@ def post_message(
         handoff_state=HandoffState(recorded.handoff_state),
         duplicate=recorded.duplicate,
     )
+
+
+def _shadow_receipt(
+    hub: Hub, agency: str, handoff_id: str, message: AgencyMessage, key: str | None, response: Response
+) -> MessageReceipt:
+    """An agency in shadow mode speaks on the side (broker.shadow): kept for the report, the handoff unchanged."""
+    with hub.engine.connect() as conn:
+        h = load(conn, handoff_id, agency_id=agency)
+    new = shadow.record(hub, agency, handoff_id, message, source="agency-api", dedup_key=key or new_id("k"))
+    if not new:
+        response.status_code = status.HTTP_200_OK
+    return MessageReceipt(message="shadow", handoff=handoff_id, handoff_state=HandoffState(h.state), duplicate=not new)
 
 
 def _limits(request: Request, hub: Hub) -> Limits:

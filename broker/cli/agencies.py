@@ -13,7 +13,7 @@ from adapters.errors import ConfigError, HubError
 from broker import agency_keys
 from broker.cli._hub import loaded_hub
 from broker.cli._safe import shown
-from broker.cli.onboarding import offboard, onboard
+from broker.cli.onboarding import offboard, onboard, shadow_report
 from broker.cli.status import circuits
 from broker.errors import NotFound
 
@@ -23,6 +23,7 @@ app.add_typer(keys_app, name="keys")
 app.command("status")(circuits)
 app.command("onboard")(onboard)
 app.command("offboard")(offboard)
+app.command("shadow-report")(shadow_report)
 out = Console()
 err = Console(stderr=True)
 

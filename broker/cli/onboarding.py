@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from rich.table import Table
 
 from adapters.errors import ConfigError
 from broker import onboarding as core
+from broker import shadow_report as shadow_report_core
 from broker.cli._hub import loaded_hub
 from broker.cli._safe import shown
 from broker.cli.export import progress_bar
@@ -48,6 +50,12 @@ def onboard(
     adapter: Annotated[str, typer.Option("--adapter", help="The adapter kind (see `tawasul-hub adapters list`).")],
     settings: Annotated[Path, typer.Option("--settings", help="YAML: the kind's settings, as in agencies.yaml.")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and check only; write nothing.")] = False,
+    shadow: Annotated[
+        bool, typer.Option("--shadow", help="Send the endpoint copies only; the follow-up queue stays authoritative.")
+    ] = False,
+    include_open: Annotated[
+        bool, typer.Option("--open", help="With --shadow: copy the handoffs open now too, not only new ones.")
+    ] = False,
     by: Annotated[str | None, typer.Option(help="Who onboarded it (default: your login).")] = None,
 ) -> None:
     """Connect AGENCY's own system: validate the settings, check its endpoint, switch, re-dispatch its open handoffs.
@@ -73,6 +81,9 @@ def onboard(
         err.print(f"the agency's endpoint failed the check; {UNCHANGED}")
         raise typer.Exit(2)
     out.print(f"{agency}: endpoint check passed / نجح فحص نظام الجهة")
+    if shadow:
+        _shadow(hub, plan, _actor(by), include_open=include_open, dry_run=dry_run)
+        return
     todo = core.waiting(hub, agency)
     if dry_run:
         out.print(f"dry run: would switch to {adapter} and re-dispatch {len(todo)} open handoff(s); {UNCHANGED}")
@@ -81,6 +92,24 @@ def onboard(
         task = bar.add_task("re-dispatching / إعادة الإرسال", total=len(todo))
         summary = core.onboard(hub, plan, _actor(by), lambda _h, _moved: bar.advance(task))
     _summary(summary, f"onboarded onto {adapter} / رُبطت الجهة")
+
+
+def _shadow(hub: Hub, plan: core.Plan, actor: str, *, include_open: bool, dry_run: bool) -> None:
+    agency, kind = plan.agency.id, plan.block["kind"]
+    which = "new and open handoffs" if include_open else "new handoffs"
+    if dry_run:
+        out.print(f"dry run: would send copies of {which} to the {kind} endpoint; {UNCHANGED}")
+        return
+    try:
+        core.start_shadow(hub, plan, actor, include_open=include_open)
+    except ConfigError as exc:
+        err.print(shown(str(exc)), style="red")
+        raise typer.Exit(2) from None
+    out.print(
+        f"{agency}: shadow mode: the {kind} endpoint receives copies of {which}; the follow-up queue stays "
+        f"authoritative. Compare with `tawasul-hub agencies shadow-report {agency}`; end with `onboard` or "
+        "`offboard`. / وضع الظل: تصل نسخ الحالات إلى نظام الجهة وتبقى قائمة المتابعة هي المرجع."
+    )
 
 
 def offboard(
@@ -99,3 +128,42 @@ def offboard(
             err.print(f"[red]AGENCY: {shown(str(exc))}[/red]")
             raise typer.Exit(2) from None
     _summary(summary, "back to manual / عادت إلى المتابعة اليدوية")
+
+
+def shadow_report(
+    agency: Annotated[str, typer.Argument(help="The agency's id in agencies.yaml.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document, for scripts.")] = False,
+) -> None:
+    """Compare what AGENCY's endpoint did with its shadow copies with what the officers recorded.
+
+    Counts per finding (copy delivered, refused or not delivered; endpoint late against the
+    deadlines; its answer matching, differing from, missing from or absent in the officers' record),
+    then every handoff with its findings.
+    """
+    hub = loaded_hub()
+    _known(hub, agency)
+    with hub.engine.connect() as conn:
+        found = shadow_report_core.report(conn, agency)
+    if as_json:
+        typer.echo(json.dumps(found.as_json(), ensure_ascii=False, indent=2))
+        return
+    counts = Table(title=f"{agency}: shadow report / تقرير وضع الظل ({len(found.lines)} copies / نسخة)")
+    counts.add_column("finding / النتيجة")
+    counts.add_column("handoffs", justify="right")
+    for name, n in found.counts.items():
+        ar, en = shadow_report_core.FINDINGS[name]
+        counts.add_row(f"{en} / {ar}", str(n))
+    out.print(counts)
+    lines = Table(title="handoffs / الحالات")
+    for column in ("handoff", "reference", "copy", "findings", "endpoint answer", "officers' answer"):
+        lines.add_column(column, overflow="fold")
+    for line in found.lines:
+        lines.add_row(
+            line.handoff,
+            shown(line.reference),
+            line.copy,
+            ", ".join(line.findings),
+            shown(line.endpoint_answer or ""),
+            shown(line.officer_answer or ""),
+        )
+    out.print(lines)

@@ -334,6 +334,39 @@ agency_adapters = Table(
 in agencies.yaml; running processes notice a new highest `version` and rebuild their directory (broker.hub)."""
 
 
+shadow_copies = Table(
+    "shadow_copies",
+    metadata,
+    Column("handoff_id", String(32), ForeignKey("handoffs.id"), primary_key=True),
+    Column("agency_id", String(80), nullable=False, index=True),
+    Column("state", String(20), nullable=False),  # broker.shadow.CopyState
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("agency_reference", String(100), nullable=True),
+    Column("error", Text, nullable=True),
+    Column("next_attempt_at", UTCDateTime, nullable=True),  # due (or leased until); NULL once settled
+    Column("sent_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+"""Shadow mode (broker.shadow): the copy of each live handoff sent to an agency's new endpoint, on the side."""
+
+shadow_messages = Table(
+    "shadow_messages",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("handoff_id", String(32), ForeignKey("handoffs.id"), nullable=False, index=True),
+    Column("agency_id", String(80), nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("agency_reference", String(100), nullable=True),
+    Column("source", String(40), nullable=False),  # agency-api, or <kind>-poll
+    Column("dedup_key", String(200), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    UniqueConstraint("handoff_id", "dedup_key"),
+)
+"""What an agency's endpoint in shadow mode said about its copies; never an agency message of the handoff."""
+
+
 # --- the central office's console (broker.console) and the citizens' surveys ---------------------
 
 staff_users = Table(
