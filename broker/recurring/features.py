@@ -83,6 +83,12 @@ def _hasher() -> Any:
     )
 
 
+def prepare() -> None:
+    """Load scikit-learn and compile the lexicon now (about 2 s of CPU), not while the first case waits."""
+    _hasher()
+    concepts("")
+
+
 def _index(token: str, base: int, size: int) -> int:
     import zlib
 

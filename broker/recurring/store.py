@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from broker import events
 from broker.hub import Hub
-from broker.recurring.features import Place, Signature, signatures
+from broker.recurring.features import Place, Signature, prepare, signatures
 from broker.recurring.grouping import Attached, Group, MemoryIndex, Params, attach, keys
 from broker.recurring.similarity import Arrays, arrays
 from broker.store.engine import now, transaction
@@ -247,6 +247,7 @@ def attach_pending(engine: Engine, params: Params = Params(), limit: int = BATCH
 
 def run_scheduled(hub: Hub) -> None:
     """The scheduler's job: attach whatever arrived since the last pass."""
+    prepare()  # once per process (cached): its first pass runs at start-up, before any case
     while len(attach_pending(hub.engine)) == BATCH:
         pass
 
