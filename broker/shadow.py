@@ -217,9 +217,15 @@ def record(
     return True
 
 
-def in_shadow(hub: Hub, agency_id: str) -> bool:
-    """Whether the agency is in shadow mode: still manual, with a shadow adapter beside it."""
+def in_shadow(hub: Hub, agency_id: str, *, sure: bool = False) -> bool:
+    """Whether the agency is in shadow mode: still manual, with a shadow adapter beside it.
+
+    `sure`: for a manual agency, ask the store now rather than trust a directory up to
+    REFRESH_SECONDS old (the agency API: a message must not land on the wrong side of a switch).
+    """
     d = hub.directory
+    if sure and agency_id in d.agencies and d.adapter(agency_id).capabilities.manual:
+        d = hub.refresh_directory()
     return agency_id in d.agencies and d.shadow(agency_id) is not None and d.adapter(agency_id).capabilities.manual
 
 

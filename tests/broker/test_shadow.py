@@ -167,6 +167,27 @@ def test_the_scheduler_job_copies_in_a_thread_per_agency_in_shadow_mode(hub: Hub
     assert copies_received(sim[1]) == Counter({fresh: 1})
 
 
+def test_an_api_process_that_has_not_refreshed_yet_still_keeps_the_endpoint_s_word_on_the_side(
+    hub: Hub, sim: Sim, tmp_path: Path
+) -> None:
+    handoff_id = new_case(hub)
+    api_hub = Hub(hub.settings)  # an API process running since before shadow mode began
+    assert not shadow.in_shadow(api_hub, MUHARRAQ)
+    key = agency_keys.create(hub.engine, hub.directory, MUHARRAQ, created_by="test").key
+    start_shadow(hub, tmp_path, sim, "--open")
+    before = authoritative(hub)
+    with live_api(api_hub) as base:
+        said = requests.post(
+            f"{base}/agency/v1/handoffs/{handoff_id}/messages",
+            json={"kind": "answered", "text": ANSWER},
+            headers={"X-API-Key": key},
+            timeout=10,
+        )
+    api_hub.engine.dispose()
+    assert (said.status_code, said.json()["handoff_state"]) == (201, "delivered")
+    assert authoritative(hub) == before
+
+
 def test_without_open_only_new_handoffs_are_copied(hub: Hub, sim: Sim, tmp_path: Path) -> None:
     old = new_case(hub)
     start_shadow(hub, tmp_path, sim)
