@@ -10,6 +10,7 @@ process expands it from its own environment, as it does agencies.yaml.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -37,7 +38,13 @@ class Override:
 
 
 def version(engine: Engine) -> int | None:
-    """The table's highest version (0 when empty); None when it cannot be read (a store not migrated yet)."""
+    """The table's highest version (0 when empty); None when it cannot be read (a store not migrated yet).
+
+    An SQLite file that does not exist yet is not created by asking (`config check` before `db upgrade`).
+    """
+    database = engine.url.database
+    if engine.dialect.name == "sqlite" and database not in (None, "", ":memory:") and not Path(database).exists():
+        return None
     try:
         with engine.connect() as conn:
             return int(conn.execute(select(func.coalesce(func.max(agency_adapters.c.version), 0))).scalar_one())
