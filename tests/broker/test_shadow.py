@@ -205,6 +205,7 @@ SCENARIOS: list[tuple[str, dict[str, Any], tuple[str, ...]]] = [
     ("different answer", {"endpoint": ANSWER, "officer": "لم يتم التنظيف بعد"}, ("delivered", "answer_mismatch")),
     ("officers answered, endpoint silent", {"officer": ANSWER}, ("delivered", "answer_missing")),
     ("endpoint answered, officers did not", {"endpoint": ANSWER}, ("delivered", "answer_unrecorded")),
+    ("endpoint silent past the acknowledgement deadline", {"ack_overdue": True}, ("delivered", "late")),
     (
         "endpoint answered after the deadline",
         {"endpoint": ANSWER, "officer": ANSWER, "overdue": True},
@@ -232,6 +233,10 @@ def test_the_shadow_report_counts_each_difference_on_a_table_of_scenarios(hub: H
             with hub.engine.begin() as conn:
                 past = now() - timedelta(hours=1)
                 conn.execute(update(handoffs).where(handoffs.c.id == handoff_id).values(answer_due_at=past))
+        if scenario.get("ack_overdue"):
+            with hub.engine.begin() as conn:
+                past = now() - timedelta(hours=1)
+                conn.execute(update(handoffs).where(handoffs.c.id == handoff_id).values(ack_due_at=past))
         if "officer" in scenario:
             officer_answers(hub, handoff_id, scenario["officer"])
     shadow.run_pass(hub, MUHARRAQ)  # polls every delivered copy
