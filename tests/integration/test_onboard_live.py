@@ -14,12 +14,15 @@ from typing import Any
 
 import requests
 import yaml
+from sqlalchemy import func, select
 
 from adapters.testing.stub import read_records
 from broker.hub import Hub
+from broker.intake import submit_cases
+from broker.store.tables import events, handoffs
 from tests.conftest import API_KEY, hub_settings, make_case
 from tests.integration.procs import HUB_COMMAND, JOINING, HubProcess, hub_env, write_config
-from tests.support import free_port, wait_until
+from tests.support import free_port, pump, wait_until
 
 HEADERS = {"X-API-Key": API_KEY}
 
@@ -81,3 +84,44 @@ def test_a_running_hub_delivers_through_the_new_adapter_after_onboard_and_to_the
     queue = command(hub, "followup", "list", "--agency", JOINING, "--json")
     assert queue.returncode == 0, queue.stderr
     assert {handoff(manual)["id"], *ids} <= {item["handoff"] for item in yaml.safe_load(queue.stdout)}
+
+
+def test_an_onboarding_killed_half_way_finishes_when_run_again_and_sends_no_handoff_twice(
+    pg_hub: Hub, tmp_path: Path
+) -> None:
+    config_dir = write_config(tmp_path / "config", tmp_path / "stub.jsonl")
+    hub = Hub(pg_hub.settings.model_copy(update={"config_dir": config_dir}))
+    cases = [make_case(category="manual-desk") for _ in range(300)]
+    submit_cases(hub.engine, hub.directory, cases, actor="national-system")
+    pump(hub, rounds=100)
+    with hub.engine.connect() as conn:
+        ids = set(conn.execute(select(handoffs.c.id).where(handoffs.c.manual.is_(True))).scalars())
+    assert len(ids) == 300
+    connected = tmp_path / "connected.jsonl"
+    settings = tmp_path / "stub.yaml"
+    settings.write_text(yaml.safe_dump({"record_file": str(connected)}), encoding="utf-8")
+    args = ["agencies", "onboard", JOINING, "--adapter", "stub", "--settings", str(settings)]
+
+    def moved() -> int:
+        with hub.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).where(handoffs.c.manual.is_(False))).scalar_one())
+
+    first = HubProcess(hub, args, tmp_path / "onboard-1.log")
+    wait_until(lambda: moved() > 0 or first.proc.poll() is not None, "the onboarding to start moving handoffs")
+    first.kill()  # SIGKILL: no clean-up of any kind
+    half = moved()
+    again = command(hub, *args)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert moved() == 300
+
+    def delivered() -> Counter[str]:
+        return Counter(r["handoff"] for r in read_records(connected) if r["event"] == "done")
+
+    # deliveries beyond the agency's in-flight limit wait for a short retry: relay until all are in
+    wait_until(lambda: pump(hub) >= 0 and len(delivered()) == 300, "every moved handoff to be delivered")
+    assert delivered() == Counter(dict.fromkeys(ids, 1)), f"killed after {half} of 300"
+    with hub.engine.connect() as conn:
+        events_per_handoff = Counter(
+            conn.execute(select(events.c.handoff_id).where(events.c.type == "handoff.redispatched")).scalars()
+        )
+    assert events_per_handoff == Counter(dict.fromkeys(ids, 1))
