@@ -73,6 +73,24 @@ def _group(row: Any) -> Group:
     )
 
 
+def _values(g: Group, at: datetime) -> dict[str, Any]:
+    """A group's row (without its id), as the attacher and a rebuild write it."""
+    return {
+        "kind": g.kind,
+        "governorate": g.place.governorate,
+        "block": g.place.block,
+        "road": g.place.road,
+        "first_at": g.first_at,
+        "last_at": g.last_at,
+        "size": g.size,
+        "categories": g.categories,
+        "faults": g.faults,
+        "centroid": pack(g.centroid),
+        "centroid_norm": g.centroid_norm,
+        "updated_at": at,
+    }
+
+
 class StoreIndex(MemoryIndex):
     """The grouping `Index` over the store for one pass of the attacher, inside its transaction.
 
@@ -131,23 +149,7 @@ class StoreIndex(MemoryIndex):
         """Write the pass: each touched group once, the cases' rows, its keys and their last report."""
         at = now()
         groups = [self.groups[gid] for gid in sorted(self.touched)]
-        values = [
-            {
-                "kind": g.kind,
-                "governorate": g.place.governorate,
-                "block": g.place.block,
-                "road": g.place.road,
-                "first_at": g.first_at,
-                "last_at": g.last_at,
-                "size": g.size,
-                "categories": g.categories,
-                "faults": g.faults,
-                "centroid": pack(g.centroid),
-                "centroid_norm": g.centroid_norm,
-                "updated_at": at,
-            }
-            for g in groups
-        ]
+        values = [_values(g, at) for g in groups]
         new = [{"id": g.id, **v} for g, v in zip(groups, values, strict=True) if g.id in self.created]
         old = [
             # a bind name may not be a column's name in an UPDATE's SET: prefixed with v_
@@ -280,24 +282,7 @@ def rebuild(engine: Engine, params: Params = Params()) -> int:
         if memory.groups:
             conn.execute(
                 insert(recurring_groups),
-                [
-                    {
-                        "id": g.id,
-                        "kind": g.kind,
-                        "governorate": g.place.governorate,
-                        "block": g.place.block,
-                        "road": g.place.road,
-                        "first_at": g.first_at,
-                        "last_at": g.last_at,
-                        "size": g.size,
-                        "categories": g.categories,
-                        "faults": g.faults,
-                        "centroid": pack(g.centroid),
-                        "centroid_norm": g.centroid_norm,
-                        "updated_at": at,
-                    }
-                    for g in memory.groups.values()
-                ],
+                [{"id": g.id, **_values(g, at)} for g in memory.groups.values()],
             )
         by_sig = {s.case_id: s for s in sigs}
         if placed:
