@@ -12,7 +12,7 @@ back to manual and puts each of its open handoffs on the follow-up queue.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -109,20 +109,19 @@ def check(plan: Plan) -> list[str]:
 
 def waiting(hub: Hub, agency_id: str) -> list[str]:
     """The agency's open manual handoffs not answered yet, oldest first: what onboarding moves."""
-    query = (
-        select(handoffs.c.id)
-        .where(handoffs.c.agency_id == agency_id, handoffs.c.manual.is_(True), handoffs.c.state.in_(sorted(MOVABLE)))
-        .order_by(handoffs.c.created_at, handoffs.c.id)
-    )
-    with hub.engine.connect() as conn:
-        return list(conn.execute(query).scalars())
+    return _handoffs(hub, agency_id, manual=True, states=MOVABLE)
 
 
 def connected(hub: Hub, agency_id: str) -> list[str]:
     """The agency's open handoffs that go through its own system: what offboarding puts on the queue."""
+    return _handoffs(hub, agency_id, manual=False, states=OPEN)
+
+
+def _handoffs(hub: Hub, agency_id: str, *, manual: bool, states: Collection[str]) -> list[str]:
+    """The agency's handoffs, manual or not, in one of `states`, oldest first."""
     query = (
         select(handoffs.c.id)
-        .where(handoffs.c.agency_id == agency_id, handoffs.c.manual.is_(False), handoffs.c.state.in_(sorted(OPEN)))
+        .where(handoffs.c.agency_id == agency_id, handoffs.c.manual.is_(manual), handoffs.c.state.in_(sorted(states)))
         .order_by(handoffs.c.created_at, handoffs.c.id)
     )
     with hub.engine.connect() as conn:
