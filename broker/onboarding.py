@@ -19,7 +19,7 @@ from typing import Any
 
 import structlog
 import yaml
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import select
 
 from adapters.base import Adapter
 from adapters.errors import ConfigError, HubError
@@ -29,9 +29,10 @@ from broker.errors import NotFound
 from broker.hub import REFRESH_SECONDS, Hub
 from broker.lifecycle import OPEN, next_handoff_state
 from broker.outbox import DELIVER
+from broker.store.audit import audit
 from broker.store.engine import now, transaction
 from broker.store.handoffs import load, update_handoff
-from broker.store.tables import handoffs, staff_audit
+from broker.store.tables import handoffs
 from schemas import AgencyConfig, FollowupReason, HandoffState
 
 log = structlog.get_logger(__name__)
@@ -128,10 +129,6 @@ def _handoffs(hub: Hub, agency_id: str, *, manual: bool, states: Collection[str]
         return list(conn.execute(query).scalars())
 
 
-def _audit(conn: Connection, actor: str, action: str, agency_id: str, **data: Any) -> None:
-    conn.execute(insert(staff_audit).values(actor=actor, action=action, target=agency_id, data=data, created_at=now()))
-
-
 def onboard(hub: Hub, plan: Plan, actor: str, progress: Progress | None = None) -> Summary:
     """Switch the agency to the plan's adapter, then re-dispatch its open manual handoffs through it.
 
@@ -141,14 +138,14 @@ def onboard(hub: Hub, plan: Plan, actor: str, progress: Progress | None = None) 
     todo = waiting(hub, agency_id)
     with transaction(hub.engine) as conn:
         version = agency_adapters.write(conn, agency_id, adapter=plan.block, shadow=None, actor=actor)
-        _audit(conn, actor, "agency.switched", agency_id, adapter=kind, version=version, open=len(todo))
+        audit(conn, actor, "agency.switched", agency_id, adapter=kind, version=version, open=len(todo))
     hub.refresh_directory()
     log.info("agency.switched", agency=agency_id, adapter=kind, version=version, open=len(todo))
     moved, skipped = _passes(
         lambda: waiting(hub, agency_id), todo, lambda h: _redispatch(hub, h, agency_id, kind, actor), progress
     )
     with transaction(hub.engine) as conn:
-        _audit(conn, actor, "agency.onboarded", agency_id, adapter=kind, moved=len(moved), skipped=len(skipped))
+        audit(conn, actor, "agency.onboarded", agency_id, adapter=kind, moved=len(moved), skipped=len(skipped))
     log.info("agency.onboarded", agency=agency_id, adapter=kind, moved=len(moved), skipped=len(skipped))
     return Summary(agency_id, kind, moved, skipped)
 
@@ -169,7 +166,7 @@ def start_shadow(hub: Hub, plan: Plan, actor: str, *, include_open: bool) -> Non
         began = current.shadow["since"] if current is not None and current.shadow else now().isoformat()
         shadow = {"adapter": plan.block, "since": began, "open": include_open}
         version = agency_adapters.write(conn, agency_id, adapter={"kind": "manual"}, shadow=shadow, actor=actor)
-        _audit(conn, actor, "agency.shadow", agency_id, adapter=plan.block["kind"], version=version, open=include_open)
+        audit(conn, actor, "agency.shadow", agency_id, adapter=plan.block["kind"], version=version, open=include_open)
     hub.refresh_directory()
     log.info("agency.shadow", agency=agency_id, adapter=plan.block["kind"], since=began, open=include_open)
 
@@ -246,12 +243,12 @@ def offboard(hub: Hub, agency_id: str, actor: str, progress: Progress | None = N
     todo = connected(hub, agency_id)
     with transaction(hub.engine) as conn:
         version = agency_adapters.write(conn, agency_id, adapter={"kind": "manual"}, shadow=None, actor=actor)
-        _audit(conn, actor, "agency.switched", agency_id, adapter="manual", version=version, open=len(todo))
+        audit(conn, actor, "agency.switched", agency_id, adapter="manual", version=version, open=len(todo))
     hub.refresh_directory()
     find = lambda: connected(hub, agency_id)  # noqa: E731 - read as the pair below
     moved, skipped = _passes(find, todo, lambda h: _to_manual(hub, h, agency_id, actor), progress)
     with transaction(hub.engine) as conn:
-        _audit(conn, actor, "agency.offboarded", agency_id, moved=len(moved), skipped=len(skipped))
+        audit(conn, actor, "agency.offboarded", agency_id, moved=len(moved), skipped=len(skipped))
     log.info("agency.offboarded", agency=agency_id, moved=len(moved), skipped=len(skipped))
     return Summary(agency_id, "manual", moved, skipped)
 

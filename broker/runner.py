@@ -86,7 +86,10 @@ def run_scheduler(hub: Hub) -> None:
     heartbeat = _probes(hub)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
-    jobs = [*scheduler.default_jobs(), scheduler.Periodic("heartbeat", 0.0, lambda _hub: heartbeat.beat())]
+    jobs = [
+        *scheduler.default_jobs(hub.settings.recurring),
+        scheduler.Periodic("heartbeat", 0.0, lambda _hub: heartbeat.beat()),
+    ]
     try:
         scheduler.run(hub, tasks.publish, stop, jobs)
     except KeyboardInterrupt:

@@ -32,19 +32,23 @@ class Periodic:
     last: float = 0.0
 
 
-def default_jobs() -> list[Periodic]:
-    """The jobs every scheduler runs beside the relay (each tolerates a twin in another scheduler)."""
-    from broker import inbound, retention, shadow, statistics, sweep
-    from broker.recurring import store as recurring
+def default_jobs(recurring: bool = True) -> list[Periodic]:
+    """The jobs every scheduler runs beside the relay (each tolerates a twin in another scheduler).
 
-    return [
+    `recurring` false (HUB_RECURRING=false) leaves out grouping new cases into recurring complaints.
+    """
+    from broker import inbound, retention, shadow, statistics, sweep
+    from broker.recurring import store as recurring_store
+
+    jobs = [
         Periodic("deadlines.sweep", sweep.SWEEP_EVERY, sweep.sweep),
         Periodic("agencies.read", inbound.TICK_SECONDS, inbound.read_agencies),
         Periodic("agencies.shadow", shadow.TICK_SECONDS, shadow.run_scheduled),
         Periodic("retention", retention.EVERY, retention.run_scheduled),
-        Periodic("recurring.attach", recurring.EVERY, recurring.run_scheduled),
+        Periodic("recurring.attach", recurring_store.EVERY, recurring_store.run_scheduled),
         Periodic("followup.sample", statistics.SAMPLE_EVERY, statistics.sample_queue),
     ]
+    return [j for j in jobs if recurring or j.name != "recurring.attach"]
 
 
 def _due(jobs: list[Periodic], hub: Hub) -> None:
@@ -71,7 +75,7 @@ def run(hub: Hub, publish: Publish, stop: threading.Event, jobs: list[Periodic] 
     """Relay due work and run periodic jobs until `stop` is set; never dies on one bad pass."""
     relay = Relay(hub, publish)
     waiter = Waiter(hub.engine, stop)
-    jobs = default_jobs() if jobs is None else list(jobs)
+    jobs = default_jobs(hub.settings.recurring) if jobs is None else list(jobs)
     hooks = [j for j in jobs if j.every == 0]
     periodic = [j for j in jobs if j.every > 0]
     log.info("scheduler.started", jobs=[j.name for j in jobs])

@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     retention_free_text: bool = Field(
         default=False, description="Remove the subject, description and messages' texts too, not only identifiers."
     )
+    recurring: bool = Field(
+        default=True,
+        description="Group new cases into recurring complaints (the scheduler's `recurring.attach`); false: off.",
+    )
     console_secure_cookies: bool = Field(
         default=True, description="Console session cookies only over HTTPS (the demo turns it off on localhost)."
     )

@@ -86,7 +86,7 @@ def recurring(
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV with a header line.")] = False,
 ) -> None:
     """Recurring complaints (الشكاوى المتكررة): groups of cases reporting one problem at one place."""
-    from broker.recurring.report import RecurringGroup, recurring_report
+    from broker.recurring.report import CSV_FIELDS, csv_row, recurring_report
 
     if as_json and as_csv:
         err.print("[red]--json and --csv: choose one[/red]")
@@ -107,14 +107,9 @@ def recurring(
         period = {"from": start.date().isoformat() if start else None, "to": end.date().isoformat() if end else None}
         typer.echo(json.dumps({**period, "agency": agency, "groups": rows}, ensure_ascii=False, indent=2))
     elif as_csv:
-        writer = csv.DictWriter(sys.stdout, fieldnames=[f.name for f in dataclasses.fields(RecurringGroup)])
+        writer = csv.DictWriter(sys.stdout, fieldnames=CSV_FIELDS)
         writer.writeheader()
-        for row in rows:
-            row["references"] = " ".join(row["references"])
-            row["agencies"] = " ".join(row["agencies"])
-            row["categories"] = " ".join(row["categories"])
-            row["trend"] = " ".join(f"{w}:{n}" for w, n in row["trend"])
-            writer.writerow(row)
+        writer.writerows(csv_row(g) for g in groups)
     else:
         table = Table(title="Recurring complaints / الشكاوى المتكررة")
         for col in ("group", "cases", "place", "categories", "agencies", "first", "last", "trend", "known"):

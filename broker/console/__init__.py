@@ -1,4 +1,4 @@
-"""The central office's web console under /console: the follow-up queue, handoffs, review, closing, statistics.
+"""The central office's web console under /console: follow-up queue, handoffs, review, closing, statistics, recurring.
 
 Served by the hub's own API app (`tawasul-hub serve` and `tawasul-hub api`), rendered on the server
 with Jinja2; its one small script and its styles are files of this package (no CDN, no build).
@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from broker.console.routes import agencies, auth, cases, handoff, inbound, queue, review, stats, users
+from broker.console.routes import agencies, auth, cases, handoff, inbound, queue, recurring, review, stats, users
 from broker.console.web import PREFIX, ConsoleHeaders, Refused, SignInNeeded, refusal_page
 
 __all__ = ["install"]
@@ -26,6 +26,7 @@ ROUTERS = (
     cases.router,
     agencies.router,
     stats.router,
+    recurring.router,
     users.router,
 )
 

@@ -20,8 +20,9 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from broker.console.permissions import Role
 from broker.errors import Conflict, NotFound, Unprocessable
 from broker.ids import new_id
+from broker.store.audit import audit
 from broker.store.engine import now, transaction
-from broker.store.tables import staff_audit, staff_logins, staff_sessions, staff_users
+from broker.store.tables import staff_logins, staff_sessions, staff_users
 
 SESSION_HOURS = 10  # a working day; then sign in again
 THROTTLE_WINDOW = timedelta(minutes=15)
@@ -78,11 +79,6 @@ def _user(row: Any) -> StaffUser:
         digits=row.digits,
         disabled=row.disabled_at is not None,
     )
-
-
-def audit(conn: Connection, actor: str, action: str, target: str | None = None, **data: Any) -> None:
-    """One line of the staff audit trail, in the caller's transaction."""
-    conn.execute(insert(staff_audit).values(actor=actor, action=action, target=target, data=data, created_at=now()))
 
 
 def _check_password(password: str) -> None:

@@ -104,3 +104,20 @@ def line(title: str, css_id: str, points: Sequence[tuple[str, int]], n: Number) 
         parts.append(f'<text x="{WIDTH - PAD}" y="{base + 14}" text-anchor="end">{escape(n(points[-1][0]))}</text>')
         parts.append(f'<text x="{PAD}" y="{PAD - 6}">{escape(n(top))}</text>')
     return _svg("".join(parts), HEIGHT, title, css_id)
+
+
+def sparkline(title: str, css_id: str, values: Sequence[int]) -> str:
+    """Small bars of counts for a table cell (one bar reads too), its numbers in its <title>."""
+    width, height = 120, 28
+    top = max([*values, 1])
+    step = width / max(len(values), 1)
+    bars = "".join(
+        f'<rect class="bar" data-value="{v}" x="{i * step + step * 0.1:.1f}" y="{height - (height - 2) * v / top:.1f}" '
+        f'width="{step * 0.8:.1f}" height="{(height - 2) * v / top:.1f}" fill="{PALETTE[0]}"/>'
+        for i, v in enumerate(values)
+    )
+    return (
+        f'<svg id="{escape(css_id)}" class="sparkline" role="img" aria-label="{escape(title)}" direction="ltr" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">'
+        f"<title>{escape(title)}</title>{bars}</svg>"
+    )

@@ -23,6 +23,7 @@ class Permission(StrEnum):
     follow_up = "follow_up"  # record a contact, resend, confirm, transfer, extensions, assign
     review = "review"  # accept (and edit the reply) or return an answer
     close = "close"  # close a replied case
+    mark_recurring = "mark_recurring"  # mark a recurring-complaints group as a known problem with its owner
     see_cpr = "see_cpr"  # the citizen's CPR unmasked
     manage_users = "manage_users"  # staff accounts
 
@@ -30,11 +31,12 @@ class Permission(StrEnum):
 P = Permission
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.officer: frozenset({P.view, P.follow_up, P.see_cpr}),
-    Role.reviewer: frozenset({P.view, P.review, P.close}),
+    Role.reviewer: frozenset({P.view, P.review, P.close, P.mark_recurring}),
     Role.admin: frozenset(Permission),
 }
 """Each role's permissions. Officers phone agencies that are not connected and may have to give the
-citizen's CPR; reviewers read answers and never need it."""
+citizen's CPR; reviewers read answers and never need it. Reviewers read every answer, so they are the
+ones who see a problem come back and name the agency that owns its permanent fix."""
 
 ROLE_LABELS: dict[Role, tuple[str, str]] = {
     Role.officer: ("موظف متابعة", "follow-up officer"),

@@ -24,6 +24,7 @@ from broker.hub import Hub
 from broker.recurring.features import Place, Signature, prepare, signatures
 from broker.recurring.grouping import Attached, Group, MemoryIndex, Params, attach, keys
 from broker.recurring.similarity import Arrays, arrays
+from broker.store.audit import audit
 from broker.store.engine import now, transaction
 from broker.store.tables import (
     cases,
@@ -323,7 +324,10 @@ def groups_of(conn: Connection) -> list[set[str]]:
 
 
 def mark(conn: Connection, group_id: str, owner_agency: str, by: str, note: str | None = None) -> None:
-    """Mark a group as a known recurring problem owned by `owner_agency` (again: the mark is replaced)."""
+    """Mark a group as a known recurring problem owned by `owner_agency` (again: the mark is replaced).
+
+    The staff audit trail records it as `recurring.marked`, in the same transaction.
+    """
     if conn.execute(select(recurring_groups.c.id).where(recurring_groups.c.id == group_id)).first() is None:
         raise LookupError(group_id)
     conn.execute(delete(recurring_marks).where(recurring_marks.c.group_id == group_id))
@@ -332,3 +336,4 @@ def mark(conn: Connection, group_id: str, owner_agency: str, by: str, note: str 
             group_id=group_id, owner_agency=owner_agency, note=note, marked_by=by, marked_at=now()
         )
     )
+    audit(conn, by, "recurring.marked", group_id, owner_agency=owner_agency, note=note)

@@ -13,6 +13,7 @@ from broker import console
 from broker.console.permissions import GRANTS, Permission, Role, allowed, mask_cpr
 from broker.hub import Hub
 from broker.intake import submit_cases
+from broker.recurring.store import attach_pending
 from broker.store.tables import handoffs
 from tests.broker.console.conftest import USERS, csrf_of
 from tests.conftest import make_case
@@ -33,6 +34,10 @@ ROUTES: list[tuple[str, str, Permission]] = [
     ("POST", "/console/inbound/{item}/dismiss", Permission.follow_up),
     ("GET", "/console/stats", Permission.view),
     ("GET", "/console/stats/{name}.csv", Permission.view),
+    ("GET", "/console/recurring", Permission.view),
+    ("GET", "/console/recurring.csv", Permission.view),
+    ("GET", "/console/recurring/{group}", Permission.view),
+    ("POST", "/console/recurring/{group}/mark", Permission.mark_recurring),
     ("GET", "/console/users", Permission.manage_users),
     ("POST", "/console/preferences", Permission.view),
     ("POST", "/console/logout", Permission.view),
@@ -60,7 +65,9 @@ def test_the_table_names_every_console_route() -> None:
         if isinstance(route, APIRoute)
         for method in route.methods
     }
-    tabled = {(m, p.replace(H, "{handoff_id}").replace(C, "{case_id}")) for m, p, _ in ROUTES}
+    tabled = {
+        (m, p.replace(H, "{handoff_id}").replace(C, "{case_id}").replace("{group}", "{group_id}")) for m, p, _ in ROUTES
+    }
     assert served - OPEN == tabled
 
 
@@ -77,6 +84,7 @@ def test_a_route_answers_each_role_as_the_permission_table_says(
     pump(console_hub)
     with console_hub.engine.connect() as conn:
         handoff = conn.execute(select(handoffs.c.id).where(handoffs.c.case_id == case_id)).scalar_one()
+    (attached,) = attach_pending(console_hub.engine)
     client = client_for(user)
     url = (
         path.replace(H, handoff)
@@ -84,6 +92,7 @@ def test_a_route_answers_each_role_as_the_permission_table_says(
         .replace("{username}", "amina")
         .replace("{name}", "cases-by-kind")
         .replace("{item}", "i_x")
+        .replace("{group}", attached.group_id)
     )
     if method == "GET":
         answer = client.get(url, follow_redirects=False)
@@ -106,7 +115,8 @@ def test_a_form_without_its_csrf_token_is_refused(
         .replace(C, "c_x")
         .replace("{username}", "amina")
         .replace("{name}", "growth")
-        .replace("{item}", "i_x"),
+        .replace("{item}", "i_x")
+        .replace("{group}", "g_x"),
         data={},
     )
     assert answer.status_code == 403
@@ -118,3 +128,4 @@ def test_the_roles_are_those_of_the_issue_and_only_the_officer_and_admin_see_the
     assert [r for r in Role if allowed(r, Permission.see_cpr)] == [Role.officer, Role.admin]
     assert not allowed("intruder", Permission.view)
     assert mask_cpr("850412345") == "••••••345"
+    assert [r for r in Role if allowed(r, Permission.mark_recurring)] == [Role.reviewer, Role.admin]
