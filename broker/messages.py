@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, case, func, insert, select
 
 from broker import deadlines, events, followup, metrics, transfers
 from broker.config import Directory
@@ -96,18 +96,19 @@ def record_message(
     _check_transfer_target(directory, message)
     with transaction(engine) as conn:
         h = load(conn, handoff_id, lock=True, agency_id=sender.agency_id)
-        seen = conn.execute(
-            select(agency_messages.c.id, agency_messages.c.data).where(
-                agency_messages.c.handoff_id == handoff_id, agency_messages.c.dedup_key == key
+        # one statement: the handoff's message count (its cap) and a message with this key, if any
+        count, seen = conn.execute(
+            select(func.count(), func.max(case((agency_messages.c.dedup_key == key, agency_messages.c.id)))).where(
+                agency_messages.c.handoff_id == handoff_id
             )
-        ).first()
+        ).one()
         if seen is not None:
-            if idempotency_key and seen.data != body:
+            if idempotency_key and _data(conn, seen) != body:
                 raise Unprocessable("was used before with a different message", field="Idempotency-Key")
-            return Recorded(seen.id, h.state, duplicate=True)
+            return Recorded(seen, h.state, duplicate=True)
         by_agency = sender.agency_id is not None
         if by_agency:
-            _check_agency_limits(conn, h, message, limits)
+            _check_agency_limits(h, message, limits, count)
         state = next_handoff_state(h.state, message.kind.value, by_agency=by_agency).value
         message_id = new_id("m")
         conn.execute(
@@ -157,13 +158,16 @@ def _check_transfer_target(directory: Directory, message: AgencyMessage) -> None
         raise Unprocessable(f"unknown agency '{message.transfer_to}'", field="transfer_to")
 
 
-def _check_agency_limits(conn: Connection, h: Handoff, message: AgencyMessage, limits: Limits | None) -> None:
-    """What an agency's own system may not do, beyond the lifecycle's table."""
+def _data(conn: Connection, message_id: str) -> Any:
+    return conn.execute(select(agency_messages.c.data).where(agency_messages.c.id == message_id)).scalar_one()
+
+
+def _check_agency_limits(h: Handoff, message: AgencyMessage, limits: Limits | None, count: int) -> None:
+    """What an agency's own system may not do, beyond the lifecycle's table (`count`: the handoff's messages)."""
     if message.kind is MessageKind.transfer_requested and message.transfer_to == h.agency_id:
         raise Unprocessable("the case is already with this agency", field="transfer_to")
     if limits is None:
         return
-    count = conn.execute(select(func.count()).where(agency_messages.c.handoff_id == h.id)).scalar_one()
     if count >= limits.cap:
         raise Throttled(f"handoff '{h.id}' has {count} messages already; the central office follows up", 3600.0)
     limits.check(h.agency_id, h.id)

@@ -404,6 +404,19 @@ def test_an_agency_sending_too_many_messages_is_told_to_wait(world: World) -> No
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
 
 
+def test_a_handoff_holding_its_most_messages_takes_no_more_but_a_retry_is_still_recognised(world: World) -> None:
+    """HUB_MESSAGES_PER_HANDOFF caps one handoff's messages; a repeat of a recorded one is still a 200."""
+    world.hub.settings.messages_per_handoff = 2
+    path = f"/handoffs/{world.works[1]}/messages"
+    sent = [{"kind": "progress", "text": f"تحديث {i}"} for i in range(3)]
+    codes = [world.call("POST", path, world.works_key, json=body).status_code for body in sent]
+    assert codes == [201, 201, 429]
+    refused = world.call("POST", path, world.works_key, json=sent[2])
+    assert refused.status_code == 429 and "2 messages already" in refused.json()["detail"]
+    again = world.call("POST", path, world.works_key, json=sent[0])
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+
+
 def test_an_agency_required_to_sign_is_refused_unsigned_and_admitted_signed(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
