@@ -9,6 +9,7 @@ the category. Stop words (greetings, "please", prepositions) are dropped before 
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -95,31 +96,29 @@ def _index(token: str, base: int, size: int) -> int:
     return base + zlib.crc32(token.encode()) % size
 
 
-def content_words(text: str) -> str:
-    """The normalised text without its stop words."""
-    return " ".join(w for w in normalise(text).split() if w not in STOP_WORDS)
+def content_words(normalised: str) -> str:
+    """A normalised text without its stop words."""
+    return " ".join(w for w in normalised.split() if w not in STOP_WORDS)
 
 
-def text_vectors(texts: list[str]) -> list[Vector]:
-    """Unit-length character n-gram counts of each normalised text (stop words dropped).
+def text_vectors(normalised: list[str], scale: float = 1.0) -> list[Vector]:
+    """Character n-gram counts of each normalised text (stop words dropped), of length `scale`.
 
     One `transform` for many texts: each row is computed on its own, so a text's vector is the same
     whichever batch it comes in, and the per-call overhead is paid once per batch.
     """
-    if not texts:
+    if not normalised:
         return []
-    matrix = _hasher().transform([content_words(t) for t in texts])
-    out = []
-    for n in range(matrix.shape[0]):
-        a, b = matrix.indptr[n], matrix.indptr[n + 1]
-        out.append({int(i): float(v) for i, v in zip(matrix.indices[a:b], matrix.data[a:b], strict=True)})
-    return out
+    matrix = _hasher().transform([content_words(t) for t in normalised])
+    indices, data = matrix.indices.tolist(), (matrix.data * scale).tolist()
+    ends = matrix.indptr.tolist()
+    return [dict(zip(indices[a:b], data[a:b], strict=True)) for a, b in itertools.pairwise(ends)]
 
 
-def vectorise(text: str, category: str, text_part: Vector, weights: Weights) -> tuple[Vector, tuple[str, ...]]:
-    """The case's vector and the concepts it mentions, from its text's `text_vectors` row."""
-    found = tuple(concepts(normalise(text)))
-    vector = {i: v * weights.text for i, v in text_part.items()}
+def vectorise(normalised: str, category: str, text_part: Vector, weights: Weights) -> tuple[Vector, tuple[str, ...]]:
+    """The case's vector and the concepts it mentions, from its text's `text_vectors` row (of the text's weight)."""
+    found = tuple(concepts(normalised))
+    vector = dict(text_part)
     if found:
         each = weights.concepts / math.sqrt(len(found))
         for c in found:
@@ -144,11 +143,12 @@ def signatures(
     items: list[tuple[str, dict[str, Any], tuple[str, ...]]], weights: Weights = Weights()
 ) -> list[Signature]:
     """The signatures of many cases, each from (case id, wire payload, agencies), text vectors in one batch."""
-    parts = text_vectors([_text(payload) for _, payload, _ in items])
+    texts = [normalise(_text(payload)) for _, payload, _ in items]
+    parts = text_vectors(texts, weights.text)
     out = []
-    for (case_id, payload, agencies), part in zip(items, parts, strict=True):
+    for (case_id, payload, agencies), text, part in zip(items, texts, parts, strict=True):
         location = payload.get("location") or {}
-        vector, found = vectorise(_text(payload), payload["category"], part, weights)
+        vector, found = vectorise(text, payload["category"], part, weights)
         at = payload["submitted_at"]
         out.append(
             Signature(

@@ -390,22 +390,28 @@ def _pattern(form: str) -> str:
 
 
 @cache
-def _compiled() -> tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]:
+def _compiled() -> tuple[tuple[str, frozenset[str], re.Pattern[str]], ...]:
     table = [(f"c:{name}", forms) for name, forms in CONCEPTS.items()]
     table += [(f"p:{name}", forms) for name, forms in PLACES.items()]
     return tuple(
-        (key, tuple({_body(f) for f in forms}), re.compile("|".join(_pattern(f) for f in forms)))
+        (key, frozenset(_body(f) for f in forms), re.compile("|".join(_pattern(f) for f in forms)))
         for key, forms in table
     )
+
+
+@cache
+def _bodies() -> tuple[str, ...]:
+    return tuple(sorted({b for _, bodies, _ in _compiled() for b in bodies}))
 
 
 def concepts(normalised: str) -> list[str]:
     """The concepts (`c:…`) and localities (`p:…`) a normalised text mentions, in table order.
 
-    A plain substring test first (fast), the word-boundary pattern only for concepts that pass it.
+    A plain substring test of every form first, in one pass (fast), the word-boundary pattern only
+    for the concepts with a form in the text.
     """
-    return [
-        key
-        for key, bodies, pattern in _compiled()
-        if any(b in normalised for b in bodies) and pattern.search(normalised)
-    ]
+    present = {b for b in _bodies() if b in normalised}
+    if not present:
+        return []
+    table = _compiled()
+    return [key for key, bodies, pattern in table if not present.isdisjoint(bodies) and pattern.search(normalised)]
