@@ -33,6 +33,7 @@ over 8 agencies; manual agencies have no limit), HUB_TASK_BATCH, HUB_RELAY_INTER
     .venv/bin/python bench/throughput.py [--cases 2000] [--rate 50] [--paced-seconds 20] [--workers 1]
     HUB_AGENCY_MAX_IN_FLIGHT=200 .venv/bin/python bench/throughput.py --workers 2 [--rest]
     .venv/bin/python bench/throughput.py --only http --profile   # py-spy stacks of each process
+    .venv/bin/python bench/throughput.py --only peer --only http --scale   # 1-2 API x 1-2 worker processes
 
 Each process's log (and with --profile its collapsed stacks) and the generated config stay in
 var/bench-<prefix>/.
@@ -670,6 +671,11 @@ def main() -> None:
     )
     parser.add_argument("--profile", action="store_true", help="run each process under py-spy (stacks in the log dir)")
     parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="then one case a request again with 1 and 2 API processes x 1 and 2 worker processes",
+    )
+    parser.add_argument(
         "--only", choices=["raw", "peer", "batch", "http", "paced"], action="append", help="run only these"
     )
     parser.add_argument(
@@ -769,6 +775,12 @@ def main() -> None:
                 results.append(run_paced(hub, base, case_bodies(n, categories, "paced"), args.rate, meter))
                 print(results[-1].line(), flush=True)
                 memory["after the paced run"] = meter.rss()
+            if args.scale:
+                for apis, workers in SCALE:
+                    results.append(
+                        run_scaled(procs, hub, base, port, apis, workers, categories, args.cases, args.clients, meter)
+                    )
+                    print(results[-1].line(), flush=True)
         finally:
             procs.stop_all()
             hub.engine.dispose()
@@ -777,6 +789,35 @@ def main() -> None:
             if rest:
                 rest.stop()
         report(results, memory)
+
+
+SCALE = ((1, 1), (2, 1), (1, 2), (2, 2))
+"""API processes x worker processes for `--scale`: what a second process of each kind buys on these cores."""
+
+
+def run_scaled(
+    procs: Processes,
+    hub: Hub,
+    base: str,
+    port: int,
+    apis: int,
+    workers: int,
+    categories: list[str],
+    cases: int,
+    clients: int,
+    meter: Meter,
+) -> Figures:
+    """One case a request with `apis` API and `workers` worker processes (the scheduler stays)."""
+    procs.stop("api")
+    procs.stop("worker-")
+    for n in range(workers):
+        procs.start(HUB, "worker", name=f"worker-{n}")
+    procs.start(HUB, "api", "--port", str(port), "--workers", str(apis), name="api")
+    wait_for(lambda: _up(base), "the API to start", timeout=60)
+    bodies = case_bodies(cases, categories, f"scale-{apis}-{workers}")
+    figures = run_http_intake(hub, base, bodies, clients, meter)
+    figures.label = f"hub, 1 case/request, {apis} API x {workers} worker proc."
+    return figures
 
 
 def report(results: list[Figures], memory: dict[str, dict[str, float]]) -> None:
