@@ -13,6 +13,7 @@ from adapters.errors import ConfigError, HubError
 from broker import agency_keys
 from broker.cli._hub import loaded_hub
 from broker.cli._safe import shown
+from broker.cli.conformance import conformance
 from broker.cli.onboarding import offboard, onboard, shadow_report
 from broker.cli.status import circuits
 from broker.errors import NotFound
@@ -24,6 +25,7 @@ app.command("status")(circuits)
 app.command("onboard")(onboard)
 app.command("offboard")(offboard)
 app.command("shadow-report")(shadow_report)
+app.command("conformance")(conformance)
 out = Console()
 err = Console(stderr=True)
 

@@ -15,7 +15,10 @@ Endpoints (`{agency}` is any agency id):
 
 Modes: `ok`, `slow` (waits `delay`), `500`, `503` and `429` (with `Retry-After: retry_after`), `400`,
 `401`, `invalid-json`, `no-ticket`, `drop` (closes the connection unanswered), `hang` (never
-answers until the server stops or `hang_seconds` pass). `times` limits a failing mode to the next n
+answers until the server stops or `hang_seconds` pass), and, to show the conformance kit failing,
+`ignore-signature` (accepts any signature), `mangle-arabic` (stores the body in Windows-1256, which
+reads back garbled as UTF-8) and `500-on-invalid` (a delivery whose reference is empty gets 500,
+not the usual 400); `idempotency: false` makes every POST a new ticket. `times` limits a failing mode to the next n
 deliveries. `answer_after` makes the agency acknowledge and then answer each accepted case after
 that many seconds: its status endpoint changes, and with `push`, it also POSTs both messages to
 the hub's agency API (`{hub_url}/agency/v1/handoffs/{id}/messages`, header `X-API-Key`).

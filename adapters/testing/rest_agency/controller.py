@@ -37,6 +37,9 @@ MODES = (
     "drip",
     "timeout-after-create",
     "reset-after-create",
+    "ignore-signature",
+    "mangle-arabic",
+    "500-on-invalid",
 )
 
 

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -37,6 +37,19 @@ def _pick(body: bytes, dotted: str) -> str:
     for part in dotted.split("."):
         node = node.get(part) if isinstance(node, dict) else None
     return str(node or "")
+
+
+def _blank(body: bytes, dotted: str) -> bool:
+    """Whether a JSON body holds the field at `a.b` but leaves it empty (an invalid request)."""
+    try:
+        node: Any = json.loads(body)
+    except ValueError:
+        return False
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return node in ("", None)
 
 
 def _nest(dotted: str, value: Any) -> dict[str, Any]:
@@ -210,9 +223,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _deliver(self, agency: str, body: bytes) -> None:
         c = self.server.controller
-        signature_ok = self._signature_ok(agency, body)
-        c._record(Request(agency, "POST", self.path, dict(self.headers.items()), body, signature_ok))
-        b = c._take_behaviour(agency)
+        b = self._behaviour(agency, body)
+        signature_ok = None if b.mode == "ignore-signature" else self._signature_ok(agency, body)
+        stored = body.decode("utf-8", "replace").encode("cp1256", "replace") if b.mode == "mangle-arabic" else body
+        c._record(Request(agency, "POST", self.path, dict(self.headers.items()), stored, signature_ok))
         if self._unauthorised(signature_ok):
             return
         if b.mode == "slow":
@@ -221,6 +235,8 @@ class _Handler(BaseHTTPRequestHandler):
             "500": (500, {"error": "internal error"}),
             "400": (400, {"error": "validation failed: field 'title' is required"}),
             "401": (401, {"error": "unknown client"}),
+            "invalid": (400, {"error": "validation failed: reference is empty"}),
+            "no-ticket": (200, {"received": True}),
         }
         if b.mode in failures:
             self._reply(*failures[b.mode])
@@ -239,11 +255,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         elif b.mode == "invalid-json":
             self._reply(200, raw=b"<html>OK</html>")
-        elif b.mode == "no-ticket":
-            self._reply(200, {"received": True})
         else:
             ticket, new = self._create(agency, body, b)
             self._reply(201 if new else 200, _nest(c.profile(agency).ticket_key, ticket.ticket))
+
+    def _behaviour(self, agency: str, body: bytes) -> Behaviour:
+        """This delivery's behaviour; one whose reference is empty is invalid (400, or 500 in `500-on-invalid`)."""
+        c = self.server.controller
+        b = c._take_behaviour(agency)
+        if _blank(body, c.profile(agency).reference_key):
+            return replace(b, mode="500" if b.mode == "500-on-invalid" else "invalid")
+        return b
 
     def _create(self, agency: str, body: bytes, b: Behaviour) -> tuple[_Ticket, bool]:
         """Open a ticket for a delivery (or find the one its Idempotency-Key made, if the agency honours keys)."""

@@ -1,0 +1,187 @@
+"""The conformance kit against the REST agency simulator on a real socket: it passes a conforming
+endpoint, and each simulator mode that breaks one rule fails the check named for that rule."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner, Result
+
+from adapters.rest import RestAdapter
+from adapters.testing.rest_agency import Controller, running_simulator
+from broker import conformance
+from broker.cli import app
+from broker.hub import Hub
+from tests.rest_agencies import SECRET, SECRET_ENV, hub_on_simulator, rest_agency
+
+AGENCY = "ministry-of-housing"
+POLL = {
+    "path": "/cases/{agency_reference}",
+    "status": "status",
+    "text": "note",
+    "change_key": "change_id",
+    "codes": {"ACK": "acknowledged", "DONE": "answered"},
+}
+Sim = tuple[str, Controller]
+runner = CliRunner()
+
+
+@pytest.fixture
+def sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sim]:
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    with running_simulator() as started:
+        started[1].secrets[AGENCY] = SECRET
+        yield started
+
+
+def run(sim: Sim, mode: str = "ok", **options: Any) -> dict[str, conformance.CheckResult]:
+    url, controller = sim
+    controller.set_mode(AGENCY, mode, **{"answer_after": 0.1, **options})
+    adapter = RestAdapter.from_config(rest_agency(url, AGENCY, poll=POLL))
+    received = conformance.received_from(f"{url}/_sim/requests?agency={AGENCY}")
+    try:
+        return {r.name: r for r in conformance.run_checks(adapter, received=received, wait=3)}
+    finally:
+        adapter.close()
+
+
+def test_a_conforming_endpoint_passes_every_check(sim: Sim) -> None:
+    results = run(sim)
+    assert list(results) == ["ticket", "idempotency", "signature", "callbacks", "arabic", "errors"]
+    assert {name: r.status for name, r in results.items()} == dict.fromkeys(results, "pass")
+    assert conformance.passed(list(results.values()))
+
+
+def test_reruns_against_the_same_endpoint_use_new_handoffs_and_still_pass(sim: Sim) -> None:
+    run(sim)
+    handoffs = {r.headers.get("X-Tawasul-Handoff") for r in sim[1].requests(AGENCY)}
+    assert all(r.status == "pass" for r in run(sim).values())
+    again = {r.headers.get("X-Tawasul-Handoff") for r in sim[1].requests(AGENCY)} - handoffs
+    assert len(again) >= 5
+
+
+@pytest.mark.parametrize(
+    ("mode", "options", "failing", "words"),
+    [
+        ("no-ticket", {"times": 1}, "ticket", "ticket id"),
+        ("ok", {"idempotency": False}, "idempotency", "second ticket"),
+        ("ignore-signature", {}, "signature", "wrong X-Tawasul-Signature"),
+        ("ok", {"answer_after": None}, "callbacks", "no acknowledgement"),
+        ("mangle-arabic", {}, "arabic", "did not arrive unchanged"),
+        ("500-on-invalid", {}, "errors", "retriable"),
+    ],
+)
+def test_a_mode_that_breaks_one_rule_fails_that_check_only(
+    sim: Sim, mode: str, options: dict[str, Any], failing: str, words: str
+) -> None:
+    results = run(sim, mode, **options)
+    assert results[failing].status == "FAIL"
+    assert words in results[failing].reason
+    assert [n for n, r in results.items() if r.status == "FAIL"] == [failing]
+    assert not conformance.passed(list(results.values()))
+
+
+def test_an_endpoint_that_is_down_fails_each_check_and_every_check_still_runs() -> None:
+    adapter = RestAdapter.from_config(rest_agency("http://127.0.0.1:9", AGENCY, poll=POLL, connect_timeout=0.5))
+    results = conformance.run_checks(adapter, wait=0)
+    assert [r.name for r in results] == list(conformance.TITLES)
+    assert {r.status for r in results if r.name not in ("arabic",)} == {"FAIL"}
+
+
+def test_without_a_view_of_what_was_stored_arabic_is_not_applicable(sim: Sim) -> None:
+    adapter = RestAdapter.from_config(rest_agency(sim[0], AGENCY))
+    result = conformance.check_arabic(adapter, None)
+    assert result.status == "n/a" and "«" in result.reason
+
+
+def test_a_manual_agency_has_nothing_to_check() -> None:
+    from adapters.manual import ManualAdapter
+    from adapters.testing.contract import envelope_for
+
+    agency = envelope_for(rest_agency("http://x", AGENCY)).agency.model_copy(update={"adapter": {"kind": "manual"}})
+    results = conformance.run_checks(ManualAdapter(agency, ManualAdapter.settings_model()))
+    assert {r.status for r in results} == {"n/a"}
+    assert conformance.passed(results)
+
+
+# --- the CLI ----------------------------------------------------------------------------------------
+
+LABOUR = "ministry-of-labour"
+MUHARRAQ = "muharraq-municipality"
+
+
+@pytest.fixture
+def hub(sqlite_hub: Hub, sim: Sim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Hub:
+    hub = hub_on_simulator(sqlite_hub, sim, tmp_path, monkeypatch)
+    sim[1].set_mode(LABOUR, "ok", answer_after=0.1)
+    sim[1].set_mode(MUHARRAQ, "ok", answer_after=0.1)
+    return hub
+
+
+def cli(hub: Hub, *args: str) -> Result:
+    env = {
+        "HUB_DATABASE_URL": hub.settings.database_url,
+        "HUB_CONFIG_DIR": str(hub.settings.config_dir),
+        "HUB_LOG_FORMAT": "console",
+        "COLUMNS": "250",
+    }
+    return runner.invoke(app, ["agencies", "conformance", *args], env=env)
+
+
+def test_the_cli_passes_a_configured_agency_and_prints_each_check(hub: Hub, sim: Sim) -> None:
+    result = cli(hub, LABOUR, "--received", f"{sim[0]}/_sim/requests?agency={LABOUR}", "--wait", "3")
+    assert result.exit_code == 0, result.output
+    for name in conformance.TITLES:
+        assert name in result.output
+    assert "FAIL" not in result.output and "اجتازت جميع الفحوص" in result.output
+
+
+def test_the_cli_exits_1_naming_the_failing_check_in_json(hub: Hub, sim: Sim) -> None:
+    sim[1].set_mode(LABOUR, "500-on-invalid", answer_after=0.1)
+    result = cli(hub, LABOUR, "--json", "--wait", "3")
+    assert result.exit_code == 1, result.output
+    document = json.loads(result.stdout)
+    assert document["agency"] == LABOUR and document["adapter"] == "rest" and document["passed"] is False
+    statuses = {c["name"]: c["status"] for c in document["checks"]}
+    assert statuses == {**dict.fromkeys(conformance.TITLES, "pass"), "arabic": "n/a", "errors": "FAIL"}
+    assert set(document["checks"][0]) == {"name", "status", "reason", "title_en", "title_ar"}
+
+
+def settings_file(tmp_path: Path, sim: Sim, **changes: Any) -> Path:
+    settings = {
+        "base_url": f"{sim[0]}/{MUHARRAQ}",
+        "plain_http": True,
+        "signing_secret_env": SECRET_ENV,
+        "ticket": "ticket_id",
+        "poll": POLL,
+        **changes,
+    }
+    path = tmp_path / "muharraq.yaml"
+    path.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    return path
+
+
+def test_the_cli_tests_an_agency_before_onboarding_from_a_settings_file(hub: Hub, sim: Sim, tmp_path: Path) -> None:
+    sim[1].secrets[MUHARRAQ] = SECRET
+    result = cli(hub, MUHARRAQ, "--adapter", "rest", "--settings", str(settings_file(tmp_path, sim)), "--wait", "3")
+    assert result.exit_code == 0, result.output
+    assert "(rest)" in result.output
+
+
+def test_bad_input_exits_2_naming_the_field(hub: Hub, sim: Sim, tmp_path: Path) -> None:
+    bad = cli(hub, MUHARRAQ, "--adapter", "rest", "--settings", str(settings_file(tmp_path, sim, read_timeout=-1)))
+    assert bad.exit_code == 2 and "read_timeout" in bad.output
+    assert cli(hub, "no-such-agency").exit_code == 2
+    half = cli(hub, MUHARRAQ, "--adapter", "rest")
+    assert half.exit_code == 2 and "--settings" in half.output
+
+
+def test_the_cli_reports_a_manual_agency_as_not_applicable(hub: Hub) -> None:
+    result = cli(hub, MUHARRAQ, "--json")
+    assert result.exit_code == 0, result.output
+    assert {c["status"] for c in json.loads(result.stdout)["checks"]} == {"n/a"}
