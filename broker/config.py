@@ -234,9 +234,12 @@ def _check_categories(
     return categories
 
 
-def load_directory(config_dir: Path) -> Directory:
-    """Read and check agencies.yaml; raise one ConfigError that lists every problem with its path."""
-    source = config_dir / "agencies.yaml"
+def load_directory(config_dir: Path, source: Path | None = None) -> Directory:
+    """Read and check agencies.yaml; raise one ConfigError that lists every problem with its path.
+
+    `source` reads the agencies from another file (a proposed change) with config_dir's sla.yaml.
+    """
+    source = source or config_dir / "agencies.yaml"
     name = source.name
     raw = _read(source)
     try:

@@ -162,12 +162,28 @@ def db_upgrade() -> None:
 def config_check(
     offline: Annotated[bool, typer.Option(help="Do not call the agencies' endpoints (their `check()`).")] = False,
     verbose: Annotated[bool, typer.Option(help="Print what each connected agency's adapter does.")] = False,
+    against: Annotated[
+        Path | None,
+        typer.Option(
+            "--against",
+            help="A proposed agencies.yaml (or a folder with agencies.yaml and sla.yaml): validate it and show "
+            "what it would change.",
+        ),
+    ] = None,
 ) -> None:
     """Validate agencies.yaml and every adapter's settings, then ask each connected agency's endpoint.
 
-    Every problem is reported at once, each with its agency; the exit status is 2 if any.
+    Every problem is reported at once, each with its agency; the exit status is 2 if any. With
+    --against, the proposal is checked the same way and compared with the configuration in effect:
+    agencies added or removed, statuses, adapters (setting names only), routing, deadlines, and the
+    open handoffs of each agency affected.
     """
     hub = loaded_hub()
+    if against is not None:
+        from broker.cli.config_changes import check_against
+
+        check_against(hub, against, offline=offline)
+        return
     d = hub.directory
     problems = [] if offline else d.check_adapters()
     for problem in problems:
