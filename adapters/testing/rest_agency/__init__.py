@@ -5,7 +5,8 @@ For integrators' tests, the hub's own tests, the demo and the benchmarks.
 Endpoints (`{agency}` is any agency id):
 
 * `POST /{agency}/cases`: a delivery. The signature is checked when a secret is known for the
-  agency (401 if wrong); the same Idempotency-Key always gets the same ticket id.
+  agency (401 if wrong); the same Idempotency-Key always gets the same ticket id; a JSON body whose
+  reference (the profile's `reference_key`) is present but empty is invalid (400).
 * `POST /{agency}/…/reminders`: a deadline reminder, recorded (signature checked as above).
 * `GET /{agency}/cases/{ticket or handoff id}`: the case's current status (for polling).
 * `POST /_sim/oauth/token`: OAuth2 client credentials; tokens live `token_seconds`.
