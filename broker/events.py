@@ -15,11 +15,12 @@ def append(
     conn: Connection, *, type: str, case_id: str, actor: str, handoff_id: str | None = None, **data: Any
 ) -> None:
     """Record one event in the caller's transaction (so it exists exactly when its cause does)."""
-    conn.execute(
-        insert(events).values(
-            type=type, case_id=case_id, handoff_id=handoff_id, actor=actor, data=data, created_at=now()
-        )
-    )
+    row = {"type": type, "case_id": case_id, "handoff_id": handoff_id, "actor": actor, "data": data}
+    conn.execute(_INSERT, {**row, "created_at": now()})
+
+
+_INSERT = insert(events)
+"""Built once (its values are the execute's parameters): see `update_handoff`'s `_update`."""
 
 
 def append_many(conn: Connection, rows: list[dict[str, Any]]) -> None:

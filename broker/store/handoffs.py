@@ -10,9 +10,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, select, update
+from sqlalchemy import ClauseElement, Connection, Row, Update, bindparam, select, update
 
 from broker.errors import Conflict, NotFound
 from broker.store.engine import now
@@ -95,16 +96,32 @@ def update_handoff(
     With `expect`, only if the handoff is still in that state (or one of those): otherwise nothing
     is written and Conflict says where it is now.
     """
-    query = update(handoffs).where(handoffs.c.id == handoff_id)
-    if expect is not None:
-        states = [expect] if isinstance(expect, str) else list(expect)
-        query = query.where(handoffs.c.state.in_(states))
-    if conn.execute(query.values(**values, updated_at=now())).rowcount == 1 or expect is None:
+    states = None if expect is None else [expect] if isinstance(expect, str) else list(expect)
+    if any(isinstance(v, ClauseElement) for v in values.values()):  # computed in SQL: a statement of its own
+        query = update(handoffs).where(handoffs.c.id == handoff_id).values(**values, updated_at=now())
+        written = conn.execute(query if states is None else query.where(handoffs.c.state.in_(states)))
+    else:
+        params = {"_id": handoff_id, "_updated_at": now(), "_states": states, **{f"_{k}": v for k, v in values.items()}}
+        written = conn.execute(_update(tuple(sorted(values)), states is not None), params)
+    if written.rowcount == 1 or expect is None:
         return
     current = conn.execute(select(handoffs.c.state).where(handoffs.c.id == handoff_id)).scalar()
     if current is None:
         raise NotFound(f"no handoff '{handoff_id}'")
     raise Conflict(f"handoff '{handoff_id}' is {current} now; someone else acted on it first", state=current)
+
+
+@cache
+def _update(columns: tuple[str, ...], guarded: bool) -> Update:
+    """The UPDATE of these columns, built once.
+
+    Building one with its values on each call (and its cache key) cost more CPU than the database
+    took to run it.
+    """
+    query = update(handoffs).where(handoffs.c.id == bindparam("_id"))
+    if guarded:
+        query = query.where(handoffs.c.state.in_(bindparam("_states", expanding=True)))
+    return query.values({**{c: bindparam(f"_{c}") for c in columns}, "updated_at": bindparam("_updated_at")})
 
 
 def update_handoffs(conn: Connection, changes: dict[str, dict[str, Any]]) -> None:
