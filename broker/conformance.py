@@ -4,7 +4,7 @@ Each check sends its own sample case (the contract suite's Arabic SAMPLE_CASE) u
 id and idempotency key, so a run never meets an earlier one's tickets, and each stands alone: one
 that fails or breaks does not stop the others. A check the adapter's kind cannot have (no signature
 on mail, no endpoint at all for the manual queue) is `n/a`, never a pass. What the endpoint stored
-is only visible where it says so (`received`: the bundled simulators list it at `/_sim/requests`).
+is only visible where it says so (`received`: the REST simulator lists it at `/_sim/requests`).
 """
 
 from __future__ import annotations
@@ -58,10 +58,22 @@ class CheckResult:
 
 
 def fresh_envelope(adapter: Adapter) -> Envelope:
-    """The sample case under a handoff id and idempotency key of its own (reruns never collide)."""
+    """The sample case under a handoff id, idempotency key and reference of its own (reruns never collide).
+
+    A new reference too: an agency that recognises a repeat by the national reference (SOAP's
+    DUPLICATE) must not take an earlier run's case for this one.
+    """
     handoff = new_id("h")
-    return envelope_for(adapter.agency).model_copy(
-        update={"handoff_id": handoff, "idempotency_key": handoff, "case_id": new_id("c"), "reply_token": ""}
+    envelope = envelope_for(adapter.agency)
+    case = envelope.case.model_copy(update={"reference": f"TW-C-{handoff.removeprefix('h_')}"})
+    return envelope.model_copy(
+        update={
+            "handoff_id": handoff,
+            "idempotency_key": handoff,
+            "case_id": new_id("c"),
+            "reply_token": "",
+            "case": case,
+        }
     )
 
 
@@ -242,7 +254,7 @@ def _decoded(value: Any) -> list[str]:
 
 
 def received_from(url: str) -> Received:
-    r"""What an endpoint that lists its requests as JSON (the simulators' `/_sim/requests`) stored for a handoff.
+    r"""What an endpoint that lists its requests as JSON (the REST simulator's `/_sim/requests`) stored for a handoff.
 
     The strings of each listed request that mentions the handoff id (its header or body); a body
     that is JSON text is read as JSON, so escapes (`\n`, `\u0628`) are compared as what they mean.

@@ -49,7 +49,7 @@ def conformance(
     received: Annotated[
         str | None,
         typer.Option(
-            "--received", help="URL listing what the endpoint stored, as JSON (the simulators' /_sim/requests)."
+            "--received", help="URL listing what the endpoint stored, as JSON (the REST simulator's /_sim/requests)."
         ),
     ] = None,
     wait: Annotated[float, typer.Option(min=0, help="Seconds to wait for the acknowledgement.")] = 10.0,

@@ -13,11 +13,14 @@ import yaml
 from typer.testing import CliRunner, Result
 
 from adapters.rest import RestAdapter
+from adapters.soap import SoapAdapter
+from adapters.testing.soap_agency import running_simulator as soap_simulator
 from adapters.testing.rest_agency import Controller, running_simulator
 from broker import conformance
 from broker.cli import app
 from broker.hub import Hub
 from tests.rest_agencies import SECRET, SECRET_ENV, hub_on_simulator, rest_agency
+from tests.soap_agencies import PASSWORD, PASSWORD_ENV, WORKS, cases_agency
 
 AGENCY = "ministry-of-housing"
 POLL = {
@@ -91,6 +94,23 @@ def test_an_endpoint_that_is_down_fails_each_check_and_every_check_still_runs() 
     results = conformance.run_checks(adapter, wait=0)
     assert [r.name for r in results] == list(conformance.TITLES)
     assert {r.status for r in results if r.name not in ("arabic",)} == {"FAIL"}
+
+
+def test_the_soap_simulator_passes_and_signature_is_not_applicable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    monkeypatch.setenv("HUB_WSDL_CACHE", str(tmp_path / "wsdl-cache.sqlite"))
+    with soap_simulator() as sim:
+        sim.controller.set_mode(WORKS, "ok", answer_after=0.1)
+        adapter = SoapAdapter.from_config(cases_agency(sim))
+
+        def received(handoff: str) -> list[str]:
+            reference = f"TW-C-{handoff.removeprefix('h_')}"
+            return [t for r in sim.controller.requests(WORKS) if reference in r.texts() for t in r.texts()]
+
+        results = {r.name: r for r in conformance.run_checks(adapter, received=received, wait=3)}
+    assert {n: r.status for n, r in results.items()} == {**dict.fromkeys(results, "pass"), "signature": "n/a"}
 
 
 def test_without_a_view_of_what_was_stored_arabic_is_not_applicable(sim: Sim) -> None:
