@@ -14,8 +14,8 @@ from typer.testing import CliRunner, Result
 
 from adapters.rest import RestAdapter
 from adapters.soap import SoapAdapter
-from adapters.testing.soap_agency import running_simulator as soap_simulator
 from adapters.testing.rest_agency import Controller, running_simulator
+from adapters.testing.soap_agency import running_simulator as soap_simulator
 from broker import conformance
 from broker.cli import app
 from broker.hub import Hub
