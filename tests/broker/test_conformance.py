@@ -16,7 +16,7 @@ from adapters.rest import RestAdapter
 from adapters.soap import SoapAdapter
 from adapters.testing.rest_agency import Controller, running_simulator
 from adapters.testing.soap_agency import running_simulator as soap_simulator
-from broker import conformance
+from broker import conformance, onboarding
 from broker.cli import app
 from broker.hub import Hub
 from tests.rest_agencies import SECRET, SECRET_ENV, hub_on_simulator, rest_agency
@@ -205,3 +205,26 @@ def test_the_cli_reports_a_manual_agency_as_not_applicable(hub: Hub) -> None:
     result = cli(hub, MUHARRAQ, "--json")
     assert result.exit_code == 0, result.output
     assert {c["status"] for c in json.loads(result.stdout)["checks"]} == {"n/a"}
+
+
+def test_a_push_agency_has_no_callbacks_check_and_an_unreadable_view_fails_arabic(sim: Sim) -> None:
+    adapter = RestAdapter.from_config(rest_agency(sim[0], AGENCY))
+    callbacks = conformance.check_callbacks(adapter, wait=0)
+    assert callbacks.status == "n/a" and "agency API" in callbacks.reason
+    [arabic] = [
+        r
+        for r in conformance.run_checks(adapter, received=conformance.received_from("http://127.0.0.1:9/x"))
+        if r.name == "arabic"
+    ]
+    assert arabic.status == "FAIL" and "ConnectionError" in arabic.reason
+
+
+def test_the_cli_tests_the_shadow_adapter_of_an_agency_in_shadow_mode(hub: Hub, sim: Sim, tmp_path: Path) -> None:
+    sim[1].secrets[MUHARRAQ] = SECRET
+    plan = onboarding.prepare(hub, MUHARRAQ, "rest", settings_file(tmp_path, sim))
+    onboarding.start_shadow(hub, plan, "integrator:test", include_open=False)
+    result = cli(hub, MUHARRAQ, "--json", "--wait", "3")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["adapter"] == "rest"
+    assert [c["status"] for c in document["checks"]] == ["pass", "pass", "pass", "pass", "n/a", "pass"]
