@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, Engine, case, func, insert, select
+from sqlalchemy import Connection, Engine, bindparam, case, func, insert, select
 
 from broker import deadlines, events, followup, metrics, transfers
 from broker.config import Directory
@@ -97,11 +97,7 @@ def record_message(
     with transaction(engine) as conn:
         h = load(conn, handoff_id, lock=True, agency_id=sender.agency_id)
         # one statement: the handoff's message count (its cap) and a message with this key, if any
-        count, seen = conn.execute(
-            select(func.count(), func.max(case((agency_messages.c.dedup_key == key, agency_messages.c.id)))).where(
-                agency_messages.c.handoff_id == handoff_id
-            )
-        ).one()
+        count, seen = conn.execute(_COUNT_AND_SEEN, {"_handoff": handoff_id, "_key": key}).one()
         if seen is not None:
             if idempotency_key and _data(conn, seen) != body:
                 raise Unprocessable("was used before with a different message", field="Idempotency-Key")
@@ -112,19 +108,20 @@ def record_message(
         state = next_handoff_state(h.state, message.kind.value, by_agency=by_agency).value
         message_id = new_id("m")
         conn.execute(
-            insert(agency_messages).values(
-                id=message_id,
-                handoff_id=handoff_id,
-                kind=message.kind.value,
-                text=message.text,
-                agency_reference=message.agency_reference,
-                sent_at=message.sent_at,
-                source=sender.source,
-                actor=sender.actor,
-                dedup_key=key,
-                data=body,
-                created_at=now(),
-            )
+            _INSERT,
+            {
+                "id": message_id,
+                "handoff_id": handoff_id,
+                "kind": message.kind.value,
+                "text": message.text,
+                "agency_reference": message.agency_reference,
+                "sent_at": message.sent_at,
+                "source": sender.source,
+                "actor": sender.actor,
+                "dedup_key": key,
+                "data": body,
+                "created_at": now(),
+            },
         )
         values: dict[str, Any] = {"state": state}
         if message.agency_reference:
@@ -156,6 +153,13 @@ def record_message(
 def _check_transfer_target(directory: Directory, message: AgencyMessage) -> None:
     if message.transfer_to is not None and message.transfer_to not in directory.agencies:
         raise Unprocessable(f"unknown agency '{message.transfer_to}'", field="transfer_to")
+
+
+_COUNT_AND_SEEN = select(
+    func.count(), func.max(case((agency_messages.c.dedup_key == bindparam("_key"), agency_messages.c.id)))
+).where(agency_messages.c.handoff_id == bindparam("_handoff"))
+"""A handoff's message count and the message with a dedup key, if any (built once, as the INSERT)."""
+_INSERT = insert(agency_messages)
 
 
 def _data(conn: Connection, message_id: str) -> Any:

@@ -73,13 +73,14 @@ def load(conn: Connection, handoff_id: str, *, lock: bool = False, agency_id: st
 
     `lock` holds the row until commit (FOR UPDATE on PostgreSQL; SQLite has one writer at a time).
     """
-    query = select(handoffs).where(handoffs.c.id == handoff_id)
-    if lock:
-        query = query.with_for_update()
-    row = conn.execute(query).first()
+    row = conn.execute(_LOAD_LOCKED if lock else _LOAD, {"_id": handoff_id}).first()
     if row is None or (agency_id is not None and row.agency_id != agency_id):
         raise NotFound(f"no handoff '{handoff_id}'")
     return Handoff.from_row(row)
+
+
+_LOAD = select(handoffs).where(handoffs.c.id == bindparam("_id"))
+_LOAD_LOCKED = _LOAD.with_for_update()
 
 
 def load_many(conn: Connection, handoff_ids: Iterable[str]) -> dict[str, Handoff]:
