@@ -23,6 +23,7 @@ import requests
 from adapters.base import Adapter
 from adapters.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError
 from adapters.testing.contract import SAMPLE_CASE, envelope_for, strings_in
+from broker.conformance_listener import CallbackListener
 from broker.ids import new_id
 from schemas import Envelope, PollItem
 
@@ -137,30 +138,46 @@ def check_signature(adapter: Adapter) -> CheckResult:
     )
 
 
-def check_callbacks(adapter: Adapter, wait: float) -> CheckResult:
-    """After a delivery the agency's status answer reaches the hub as a state it reads (polling agencies)."""
+def check_callbacks(adapter: Adapter, wait: float, listener: CallbackListener | None = None) -> CheckResult:
+    """After a delivery the agency's acknowledgement reaches the hub: read by its poll, or sent to its agency API.
+
+    An agency that calls the hub is heard on `listener` (the kit's stand-in for the agency API).
+    """
     caps = adapter.capabilities
-    if not caps.status_poll:
-        how = "answers by calling the hub's agency API" if caps.callbacks else "has no status endpoint"
+    if not caps.status_poll and not caps.callbacks:
+        return CheckResult("callbacks", "n/a", "the agency has no status endpoint and does not call the hub")
+    if not caps.status_poll and listener is None:
         return CheckResult(
-            "callbacks", "n/a", f"the agency {how}: test with an API key on the hub's staging agency API"
+            "callbacks",
+            "n/a",
+            "the agency answers by calling the hub's agency API: run with --listen PORT and point the staging "
+            "system's hub address at it",
         )
     envelope = fresh_envelope(adapter)
     ticket = adapter.deliver(envelope).agency_reference
     item = PollItem(handoff_id=envelope.handoff_id, agency_reference=ticket, state="delivered")
     deadline = time.monotonic() + wait
     while True:
-        messages = adapter.poll([item])
-        if messages:
-            kinds = ", ".join(sorted({m.kind.value for m in messages}))
-            return CheckResult("callbacks", "pass", f"ticket {ticket}: the hub read {kinds}")
+        if listener is not None and not caps.status_poll:
+            heard = listener.heard(envelope.handoff_id)
+            wrong = [h.problem for h in heard if h.problem]
+            if wrong:
+                return CheckResult("callbacks", "FAIL", f"the hub's agency API would refuse the call: {wrong[0]}")
+            kinds = ", ".join(dict.fromkeys(h.kind for h in heard if h.kind))
+            if kinds:
+                return CheckResult("callbacks", "pass", f"ticket {ticket}: the agency API heard {kinds}")
+        else:
+            messages = adapter.poll([item])
+            if messages:
+                kinds = ", ".join(sorted({m.kind.value for m in messages}))
+                return CheckResult("callbacks", "pass", f"ticket {ticket}: the hub read {kinds}")
         if time.monotonic() >= deadline:
-            return CheckResult(
-                "callbacks",
-                "FAIL",
-                f"no acknowledgement the hub can read for ticket {ticket} within {wait:g} s: acknowledge it "
-                "(status in `poll.codes`) or check the status endpoint",
+            how = (
+                f"POST it to {listener.url}/agency/v1/handoffs/{envelope.handoff_id}/messages"
+                if listener is not None and not caps.status_poll
+                else "acknowledge it (status in `poll.codes`) or check the status endpoint"
             )
+            return CheckResult("callbacks", "FAIL", f"no acknowledgement of ticket {ticket} within {wait:g} s: {how}")
         time.sleep(min(0.5, max(wait / 10, 0.05)))
 
 
@@ -227,15 +244,25 @@ def _guarded(name: str, adapter: Adapter, run: Callable[[], CheckResult]) -> Che
         return CheckResult(name, "FAIL", f"{type(exc).__name__}: {known or exc}"[:160])
 
 
-def run_checks(adapter: Adapter, *, received: Received | None = None, wait: float = 10.0) -> list[CheckResult]:
-    """Every check, in order; `received` tells what the endpoint stored, `wait` bounds the acknowledgement."""
+def run_checks(
+    adapter: Adapter,
+    *,
+    received: Received | None = None,
+    wait: float = 10.0,
+    listener: CallbackListener | None = None,
+) -> list[CheckResult]:
+    """Every check, in order.
+
+    `received` tells what the endpoint stored, `wait` bounds the acknowledgement, `listener` hears an
+    agency that calls the hub.
+    """
     if adapter.capabilities.manual:
         return [CheckResult(name, "n/a", "a manual agency has no endpoint to test") for name in TITLES]
     checks: dict[str, Callable[[], CheckResult]] = {
         "ticket": lambda: check_ticket(adapter),
         "idempotency": lambda: check_idempotency(adapter),
         "signature": lambda: check_signature(adapter),
-        "callbacks": lambda: check_callbacks(adapter, wait),
+        "callbacks": lambda: check_callbacks(adapter, wait, listener),
         "arabic": lambda: check_arabic(adapter, received),
         "errors": lambda: check_errors(adapter),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +18,7 @@ from broker import onboarding
 from broker.cli._hub import loaded_hub
 from broker.cli._safe import shown
 from broker.cli.onboarding import _known
+from broker.conformance_listener import CallbackListener
 from broker.hub import Hub
 
 out = Console(soft_wrap=True)
@@ -40,6 +42,15 @@ def _adapter(hub: Hub, agency: str, kind: str | None, settings: Path | None) -> 
         raise typer.Exit(2) from None
 
 
+def _address(listen: str) -> tuple[str, int]:
+    """`--listen`'s host and port (the host defaults to 127.0.0.1)."""
+    host, _, port = listen.rpartition(":")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        err.print(f"[red]--listen: expected [HOST:]PORT, got {shown(listen)}[/red]")
+        raise typer.Exit(2)
+    return host or "127.0.0.1", int(port)
+
+
 def conformance(
     agency: Annotated[str, typer.Argument(help="The agency's id in agencies.yaml.")],
     settings: Annotated[
@@ -53,6 +64,15 @@ def conformance(
         ),
     ] = None,
     wait: Annotated[float, typer.Option(min=0, help="Seconds to wait for the acknowledgement.")] = 10.0,
+    listen: Annotated[
+        str | None,
+        typer.Option(
+            "--listen",
+            metavar="[HOST:]PORT",
+            help="Hear an agency that calls the hub here, standing in for the agency API (point its staging "
+            "system's hub address at it).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document, for scripts.")] = False,
 ) -> None:
     """Run the hub's checks against AGENCY's staging endpoint and print a pass/FAIL table.
@@ -64,8 +84,15 @@ def conformance(
     """
     hub = loaded_hub()
     _known(hub, agency)
+    address = _address(listen) if listen else None
     tested = _adapter(hub, agency, adapter, settings)
-    results = core.run_checks(tested, received=core.received_from(received) if received else None, wait=wait)
+    with contextlib.ExitStack() as stack:
+        listener = stack.enter_context(CallbackListener(*address)) if address else None
+        if listener is not None:
+            err.print(f"listening for the agency's messages at {listener.url}/agency/v1/ / بانتظار رسائل الجهة")
+        results = core.run_checks(
+            tested, received=core.received_from(received) if received else None, wait=wait, listener=listener
+        )
     if settings is not None:
         tested.close()
     ok = core.passed(results)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import yaml
 from typer.testing import CliRunner, Result
 
@@ -18,9 +19,11 @@ from adapters.testing.rest_agency import Controller, running_simulator
 from adapters.testing.soap_agency import running_simulator as soap_simulator
 from broker import conformance, onboarding
 from broker.cli import app
+from broker.conformance_listener import CallbackListener
 from broker.hub import Hub
 from tests.rest_agencies import SECRET, SECRET_ENV, hub_on_simulator, rest_agency
 from tests.soap_agencies import PASSWORD, PASSWORD_ENV, WORKS, cases_agency
+from tests.support import free_port
 
 AGENCY = "ministry-of-housing"
 POLL = {
@@ -207,16 +210,72 @@ def test_the_cli_reports_a_manual_agency_as_not_applicable(hub: Hub) -> None:
     assert {c["status"] for c in json.loads(result.stdout)["checks"]} == {"n/a"}
 
 
-def test_a_push_agency_has_no_callbacks_check_and_an_unreadable_view_fails_arabic(sim: Sim) -> None:
+def test_a_push_agency_without_a_listener_is_not_applicable_and_an_unreadable_view_fails_arabic(sim: Sim) -> None:
     adapter = RestAdapter.from_config(rest_agency(sim[0], AGENCY))
     callbacks = conformance.check_callbacks(adapter, wait=0)
-    assert callbacks.status == "n/a" and "agency API" in callbacks.reason
+    assert callbacks.status == "n/a" and "--listen" in callbacks.reason
     [arabic] = [
         r
         for r in conformance.run_checks(adapter, received=conformance.received_from("http://127.0.0.1:9/x"))
         if r.name == "arabic"
     ]
     assert arabic.status == "FAIL" and "ConnectionError" in arabic.reason
+
+
+@pytest.mark.parametrize(
+    ("key", "push", "status", "said"),
+    [
+        ("agency-key", True, "pass", "heard acknowledged"),
+        ("", True, "FAIL", "no X-API-Key header"),  # the agency's system sends no key
+        ("agency-key", False, "FAIL", "no acknowledgement"),  # it never calls back
+    ],
+)
+def test_a_push_agency_is_heard_on_the_listener_standing_in_for_the_agency_api(
+    sim: Sim, key: str, push: bool, status: str, said: str
+) -> None:
+    url, controller = sim
+    adapter = RestAdapter.from_config(rest_agency(url, AGENCY))
+    with CallbackListener() as listener:
+        controller.hub_url, controller.hub_keys[AGENCY] = listener.url, key
+        controller.set_mode(AGENCY, "ok", answer_after=0.05, push=push)
+        try:
+            result = conformance.check_callbacks(adapter, wait=2, listener=listener)
+        finally:
+            adapter.close()
+    assert (result.status, result.name) == (status, "callbacks"), result.reason
+    assert said in result.reason
+
+
+def test_the_listener_answers_as_the_agency_api_would() -> None:
+    with CallbackListener() as listener:
+        path = f"{listener.url}/agency/v1/handoffs/h_01JLISTEN/messages"
+        key = {"X-API-Key": "k"}
+        ack = requests.post(path, json={"kind": "acknowledged", "text": "تم الاستلام"}, headers=key, timeout=5)
+        bad = requests.post(path, json={"kind": "done"}, headers=key, timeout=5)
+        done = requests.post(path, json={"kind": "answered", "text": "تم الإصلاح"}, headers=key, timeout=5)
+        late = requests.post(path, json={"kind": "progress", "text": "ما زلنا نعمل"}, headers=key, timeout=5)
+        lost = requests.post(f"{listener.url}/v1/cases", json={}, headers=key, timeout=5)
+        heard = listener.heard("h_01JLISTEN")
+    assert (ack.status_code, ack.json()["handoff_state"]) == (201, "acknowledged")
+    assert bad.status_code == 422 and bad.json()["detail"].startswith("kind:")
+    assert (done.status_code, done.json()["handoff_state"]) == (201, "answered")
+    assert late.status_code == 409 and late.json()["state"] == "answered"  # nothing after the answer but another
+    assert lost.status_code == 404
+    assert [h.kind for h in heard] == ["acknowledged", None, "answered", None]
+    assert heard[1].problem is not None and heard[1].problem.startswith("kind:")
+
+
+def test_the_cli_listens_for_a_push_agency(hub: Hub, sim: Sim) -> None:
+    _, controller = sim
+    port = free_port()
+    controller.hub_url, controller.hub_keys[LABOUR] = f"http://127.0.0.1:{port}", "agency-key"
+    controller.set_mode(LABOUR, "ok", answer_after=0.1, push=True)
+    result = cli(hub, LABOUR, "--json", "--wait", "3", "--listen", f"127.0.0.1:{port}")
+    assert result.exit_code == 0, result.output
+    [callbacks] = [c for c in json.loads(result.stdout)["checks"] if c["name"] == "callbacks"]
+    assert callbacks["status"] == "pass", callbacks
+    bad = cli(hub, LABOUR, "--listen", "nowhere")
+    assert bad.exit_code == 2 and "--listen" in bad.output
 
 
 def test_the_cli_tests_the_shadow_adapter_of_an_agency_in_shadow_mode(hub: Hub, sim: Sim, tmp_path: Path) -> None:
