@@ -10,6 +10,7 @@ import secrets
 import threading
 import time
 from collections.abc import Iterable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -135,6 +136,10 @@ class Controller:
         self.token_seconds = 3600.0
         self.tokens_issued = 0
         self.stopping = threading.Event()
+        self._pushers = ThreadPoolExecutor(64, thread_name_prefix="sim-push")
+        """Pushes to the hub: pooled threads, each with a keep-alive session (a thread and a connection
+        per push cost the benchmark's simulator more CPU than the hub spent on the call)."""
+        self._sessions = threading.local()
         self._behaviour: dict[str, Behaviour] = {}
         self._requests: list[Request] = []
         self._tickets: dict[tuple[str, str], _Ticket] = {}
@@ -142,6 +147,11 @@ class Controller:
         self._tokens: dict[str, float] = {}
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Stop: release waiting requests and pushes, drop pushes not begun."""
+        self.stopping.set()
+        self._pushers.shutdown(wait=False, cancel_futures=True)
 
     def set_mode(self, agency: str, mode: str = "ok", **options: Any) -> None:
         """Make `agency` behave this way from now on (options are `Behaviour` fields)."""
@@ -262,7 +272,7 @@ class Controller:
             t.timeline.append((start + b.answer_after, p.acknowledged, "استلمنا طلبكم. Received."))
             t.timeline.append((start + 2 * b.answer_after, p.answered, b.answer_text))
         if b.push:
-            threading.Thread(target=self._push, args=(t, b), daemon=True, name="sim-push").start()
+            self._pushers.submit(self._push, t, b)
 
     def _push(self, t: _Ticket, b: Behaviour) -> None:
         assert b.answer_after is not None
@@ -271,8 +281,11 @@ class Controller:
                 return
             url = f"{self.hub_url}/agency/v1/handoffs/{t.handoff}/messages"
             body = {"kind": kind, "text": text, "agency_reference": t.ticket}
+            session = getattr(self._sessions, "session", None)
+            if session is None:
+                session = self._sessions.session = requests.Session()
             try:
-                r = requests.post(
+                r = session.post(
                     url,
                     json=body,
                     headers={"X-API-Key": self.hub_keys.get(t.agency, ""), "Idempotency-Key": f"{t.ticket}-{kind}"},

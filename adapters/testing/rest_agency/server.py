@@ -299,7 +299,7 @@ class Simulator:
 
     def stop(self) -> None:
         """Stop serving and release hanging requests."""
-        self.controller.stopping.set()
+        self.controller.close()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)
