@@ -279,21 +279,34 @@ class Controller:
         for kind, text in (("acknowledged", "استلمنا طلبكم. Received."), ("answered", b.answer_text)):
             if self.stopping.wait(b.answer_after):
                 return
-            url = f"{self.hub_url}/agency/v1/handoffs/{t.handoff}/messages"
             body = {"kind": kind, "text": text, "agency_reference": t.ticket}
+            headers = {"X-API-Key": self.hub_keys.get(t.agency, ""), "Idempotency-Key": f"{t.ticket}-{kind}"}
+            self._send(t, f"{self.hub_url}/agency/v1/handoffs/{t.handoff}/messages", body, headers)
+
+    def _send(self, t: _Ticket, url: str, body: dict[str, Any], headers: dict[str, str], tries: int = 4) -> None:
+        """POST one message as a careful agency would.
+
+        The same Idempotency-Key goes again after a pause on a connection error (a kept-alive
+        connection the hub closed meanwhile) or a 429/503 (its Retry-After, at most 5 s).
+        """
+        for attempt in range(tries):
             session = getattr(self._sessions, "session", None)
             if session is None:
                 session = self._sessions.session = requests.Session()
             try:
-                r = session.post(
-                    url,
-                    json=body,
-                    headers={"X-API-Key": self.hub_keys.get(t.agency, ""), "Idempotency-Key": f"{t.ticket}-{kind}"},
-                    timeout=10,
-                )
-                log.info("simulator.pushed", agency=t.agency, handoff=t.handoff, kind=kind, status=r.status_code)
+                r = session.post(url, json=body, headers=headers, timeout=10)
             except requests.RequestException as exc:
+                self._sessions.session = None  # a fresh connection next time
                 log.warning("simulator.push_failed", agency=t.agency, handoff=t.handoff, error=str(exc))
+                pause = 0.2 * 2**attempt
+            else:
+                kind, status = body["kind"], r.status_code
+                log.info("simulator.pushed", agency=t.agency, handoff=t.handoff, kind=kind, status=status)
+                if r.status_code not in (429, 503):
+                    return
+                pause = min(float(r.headers.get("Retry-After") or 1), 5.0)
+            if attempt + 1 == tries or self.stopping.wait(pause):
+                return
 
 
 def profile_for(settings: RestSettings) -> Profile:

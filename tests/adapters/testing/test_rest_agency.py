@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
+import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 import requests
@@ -85,3 +90,47 @@ def test_the_simulator_plays_the_shipped_agencies_as_configured(sim: Sim) -> Non
         "20",
         "90",
     )
+
+
+class _Hub(BaseHTTPRequestHandler):
+    """A hub that drops the first call's connection, answers the second 503, and takes the rest."""
+
+    calls: ClassVar[list[tuple[str, str]]] = []
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.calls.append((body["kind"], self.headers["Idempotency-Key"]))
+        if len(self.calls) == 1:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)  # no answer at all: a connection reset
+            return
+        status = 503 if len(self.calls) == 2 else 201
+        self.send_response(status)
+        self.send_header("Retry-After", "0")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+
+def test_a_push_is_sent_again_with_its_key_after_a_reset_or_a_503(sim: Sim) -> None:
+    url, controller = sim
+    _Hub.calls.clear()
+    hub = ThreadingHTTPServer(("127.0.0.1", 0), _Hub)
+    threading.Thread(target=hub.serve_forever, daemon=True).start()
+    try:
+        controller.hub_url = f"http://127.0.0.1:{hub.server_address[1]}"
+        controller.hub_keys["ministry-of-works"] = "k"
+        controller.set_mode("ministry-of-works", "ok", answer_after=0.0, push=True)
+        assert _deliver(url, "ministry-of-works", "h_01JPUSH").status_code == 201
+        deadline = time.monotonic() + 10
+        while len(_Hub.calls) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        hub.shutdown()
+        hub.server_close()
+    kinds = [kind for kind, _ in _Hub.calls]
+    assert kinds == ["acknowledged", "acknowledged", "acknowledged", "answered"]  # reset, 503, taken; then the answer
+    assert len({key for kind, key in _Hub.calls if kind == "acknowledged"}) == 1  # the same key each time
