@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 import requests
 import uvicorn
+from typer.testing import CliRunner, Result
 
 from broker import dispatch, follow_ons, webhook
 from broker.api import create_app
@@ -82,3 +83,16 @@ def wait_until(check: Callable[[], object], what: str, timeout: float = 30.0) ->
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def agencies_cli(hub: Hub, *args: str) -> Result:
+    """`tawasul-hub agencies ARGS` in this process against `hub`'s store and config (wide, for the tables)."""
+    from broker.cli import app
+
+    env = {
+        "HUB_DATABASE_URL": hub.settings.database_url,
+        "HUB_CONFIG_DIR": str(hub.settings.config_dir),
+        "HUB_LOG_FORMAT": "console",
+        "COLUMNS": "250",
+    }
+    return CliRunner().invoke(app, ["agencies", *args], env=env)

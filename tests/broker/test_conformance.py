@@ -11,19 +11,18 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from adapters.rest import RestAdapter
 from adapters.soap import SoapAdapter
 from adapters.testing.rest_agency import Controller, running_simulator
 from adapters.testing.soap_agency import running_simulator as soap_simulator
 from broker import conformance, onboarding
-from broker.cli import app
 from broker.conformance_listener import CallbackListener
 from broker.hub import Hub
 from tests.rest_agencies import SECRET, SECRET_ENV, hub_on_simulator, rest_agency
 from tests.soap_agencies import PASSWORD, PASSWORD_ENV, WORKS, cases_agency
-from tests.support import free_port
+from tests.support import agencies_cli, free_port
 
 AGENCY = "ministry-of-housing"
 POLL = {
@@ -34,7 +33,6 @@ POLL = {
     "codes": {"ACK": "acknowledged", "DONE": "answered"},
 }
 Sim = tuple[str, Controller]
-runner = CliRunner()
 
 
 @pytest.fixture
@@ -147,13 +145,7 @@ def hub(sqlite_hub: Hub, sim: Sim, tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 def cli(hub: Hub, *args: str) -> Result:
-    env = {
-        "HUB_DATABASE_URL": hub.settings.database_url,
-        "HUB_CONFIG_DIR": str(hub.settings.config_dir),
-        "HUB_LOG_FORMAT": "console",
-        "COLUMNS": "250",
-    }
-    return runner.invoke(app, ["agencies", "conformance", *args], env=env)
+    return agencies_cli(hub, "conformance", *args)
 
 
 def test_the_cli_passes_a_configured_agency_and_prints_each_check(hub: Hub, sim: Sim) -> None:

@@ -15,12 +15,11 @@ from typing import Any
 import pytest
 import yaml
 from sqlalchemy import func, select
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from adapters.signing import HANDOFF_HEADER
 from adapters.testing.rest_agency import Controller, running_simulator
 from broker import onboarding
-from broker.cli import app
 from broker.hub import Hub
 from broker.intake import submit_cases
 from broker.messages import Sender, record_message
@@ -28,11 +27,10 @@ from broker.store.tables import agency_adapters, events, handoffs, outbox, staff
 from schemas import AgencyMessage, MessageKind
 from tests.conftest import make_case
 from tests.rest_agencies import SECRET, SECRET_ENV, hub_on_simulator
-from tests.support import pump
+from tests.support import agencies_cli, pump
 
 MUHARRAQ = "muharraq-municipality"
 DEADLINES = ("ack_due_at", "answer_due_at", "answer_allowed", "warn_at", "review_due_at", "acknowledged_at")
-runner = CliRunner()
 Sim = tuple[str, Controller]
 
 
@@ -65,13 +63,7 @@ def settings_file(tmp_path: Path, sim: Sim, **changes: Any) -> Path:
 
 
 def cli(hub: Hub, *args: str) -> Result:
-    env = {
-        "HUB_DATABASE_URL": hub.settings.database_url,
-        "HUB_CONFIG_DIR": str(hub.settings.config_dir),
-        "HUB_LOG_FORMAT": "console",
-        "COLUMNS": "200",
-    }
-    return runner.invoke(app, ["agencies", *args], env=env)
+    return agencies_cli(hub, *args)
 
 
 def onboard(hub: Hub, settings: Path, *more: str) -> Result:

@@ -17,12 +17,11 @@ import pytest
 import requests
 import yaml
 from sqlalchemy import select, update
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from adapters.signing import HANDOFF_HEADER
 from adapters.testing.rest_agency import Controller, running_simulator
 from broker import agency_keys, shadow
-from broker.cli import app
 from broker.hub import Hub
 from broker.intake import submit_cases
 from broker.messages import Sender, record_message
@@ -31,10 +30,9 @@ from broker.store.tables import agency_messages, events, handoffs, outbox, shado
 from schemas import AgencyMessage, MessageKind
 from tests.conftest import make_case
 from tests.rest_agencies import SECRET, SECRET_ENV, hub_on_simulator
-from tests.support import live_api, pump
+from tests.support import agencies_cli, live_api, pump
 
 MUHARRAQ = "muharraq-municipality"
-runner = CliRunner()
 Sim = tuple[str, Controller]
 ANSWER = "تم رفع المخلفات وتنظيف الموقع. The waste was removed."
 
@@ -75,13 +73,7 @@ def settings_file(tmp_path: Path, sim: Sim) -> Path:
 
 
 def cli(hub: Hub, *args: str) -> Result:
-    env = {
-        "HUB_DATABASE_URL": hub.settings.database_url,
-        "HUB_CONFIG_DIR": str(hub.settings.config_dir),
-        "HUB_LOG_FORMAT": "console",
-        "COLUMNS": "250",
-    }
-    return runner.invoke(app, ["agencies", *args], env=env)
+    return agencies_cli(hub, *args)
 
 
 def start_shadow(hub: Hub, tmp_path: Path, sim: Sim, *more: str) -> None:
