@@ -34,6 +34,7 @@ over 8 agencies; manual agencies have no limit), HUB_TASK_BATCH, HUB_RELAY_INTER
     HUB_AGENCY_MAX_IN_FLIGHT=200 .venv/bin/python bench/throughput.py --workers 2 [--rest]
     .venv/bin/python bench/throughput.py --only http --profile   # py-spy stacks of each process
     .venv/bin/python bench/throughput.py --only peer --only http --scale   # 1-2 API x 1-2 worker processes
+    .venv/bin/python bench/throughput.py --rest --only calls   # API CPU: an agency call next to an intake request
 
 Each process's log (and with --profile its collapsed stacks) and the generated config stay in
 var/bench-<prefix>/.
@@ -676,7 +677,10 @@ def main() -> None:
         help="then one case a request again with 1 and 2 API processes x 1 and 2 worker processes",
     )
     parser.add_argument(
-        "--only", choices=["raw", "peer", "batch", "http", "paced"], action="append", help="run only these"
+        "--only",
+        choices=["raw", "peer", "batch", "http", "paced", "calls"],
+        action="append",
+        help="run only these (`calls`, with --rest: the API's CPU per intake request and per agency call)",
     )
     parser.add_argument(
         "--admin-url", default=os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -688,6 +692,8 @@ def main() -> None:
     global milestone
     milestone = MILESTONE["rest" if args.rest else "manual"]
     only = set(args.only or ["raw", "peer", "batch", "http", "paced"])
+    if "calls" in only and not args.rest:
+        parser.error("--only calls needs --rest (agencies that call the agency API)")
     configure_logging("console", "WARNING")
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
 
@@ -775,6 +781,9 @@ def main() -> None:
                 results.append(run_paced(hub, base, case_bodies(n, categories, "paced"), args.rate, meter))
                 print(results[-1].line(), flush=True)
                 memory["after the paced run"] = meter.rss()
+            if "calls" in only and rest:
+                bodies = case_bodies(min(args.cases, 800), categories, "calls")
+                results.extend(run_agency_calls(hub, base, rest, bodies, args.clients, meter))
             if args.scale:
                 for apis, workers in SCALE:
                     results.append(
@@ -820,13 +829,68 @@ def run_scaled(
     return figures
 
 
+def run_agency_calls(
+    hub: Hub, base: str, rest: Simulator, bodies: list[dict[str, Any]], clients: int, meter: Meter
+) -> list[Figures]:
+    """The API's CPU per request: N one-case intake requests, then N acknowledgements through the agency API.
+
+    Both from `clients` threads on kept-alive sessions; the agencies do not push meanwhile (the
+    benchmark acknowledges in their place, with their keys), so each phase's API CPU is its own.
+    At most 800 cases: 100 an agency stays under its message burst (HUB_MESSAGE_BURST).
+    """
+    engine = hub.engine
+    empty(engine)
+    for agency_id in rest.controller.hub_keys:
+        rest.controller.set_mode(agency_id, "ok")
+    meter.start()
+    t0 = time.time()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(poster(base), bodies))
+    intake = Figures("api: one-case intake requests", len(bodies), time.time() - t0, [])
+    intake.cpu = meter.stop()
+
+    def delivered() -> list[Any]:
+        with engine.connect() as conn:
+            query = select(handoffs.c.id, handoffs.c.agency_id, handoffs.c.agency_reference)
+            return list(conn.execute(query.where(handoffs.c.state == "delivered")).all())
+
+    wait_for(lambda: len(delivered()) >= len(bodies), f"{len(bodies)} deliveries", timeout=600, every=0.25)
+    local = threading.local()
+
+    def acknowledge(row: Any) -> None:
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+        r = local.session.post(
+            f"{base}/agency/v1/handoffs/{row.id}/messages",
+            json={"kind": "acknowledged", "text": "استلمنا طلبكم. Received.", "agency_reference": row.agency_reference},
+            headers={"X-API-Key": rest.controller.hub_keys[row.agency_id], "Idempotency-Key": f"ack-{row.id}"},
+            timeout=30,
+        )
+        if r.status_code != 201:
+            raise SystemExit(f"the agency API answered {r.status_code}: {r.text[:300]}")
+
+    rows = delivered()
+    meter.start()
+    t0 = time.time()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(acknowledge, rows))
+    calls = Figures("api: agency acknowledgements (agency API)", len(rows), time.time() - t0, [])
+    calls.cpu = meter.stop()
+    for f in (intake, calls):
+        print(f"{f.label:<48} {f.count:>6} in {f.seconds:6.2f} s = {f.rate:7.1f}/s", flush=True)
+    assert intake.cpu is not None and calls.cpu is not None
+    ratio = (calls.cpu["api"] / calls.count) / (intake.cpu["api"] / intake.count)
+    print(f"API CPU per request, agency acknowledgement / one-case intake: {ratio:.2f}")
+    return [intake, calls]
+
+
 def report(results: list[Figures], memory: dict[str, dict[str, float]]) -> None:
     """Ratios against the baselines of this run, CPU per case per process, resident memory."""
     raw = next((r for r in results if r.label.startswith("raw")), None)
     peer = next((r for r in results if r.label.startswith("naive peer")), None)
     print()
     for r in results:
-        if r is raw or r is peer or r.label.startswith("hub, paced"):
+        if r is raw or r is peer or r.label.startswith(("hub, paced", "api:")):
             continue
         what = r.label.split(", ", 1)[1]
         if raw:
@@ -845,7 +909,7 @@ def report(results: list[Figures], memory: dict[str, dict[str, float]]) -> None:
         own = ("api", "worker", "scheduler", "postgres")
         mine = sum(peer.cpu.get(c, 0.0) for c in own) / peer.count
         for r in results:
-            if r.cpu is not None and r is not peer and not r.label.startswith("hub, paced"):
+            if r.cpu is not None and r is not peer and not r.label.startswith(("hub, paced", "api:")):
                 theirs = sum(r.cpu.get(c, 0.0) for c in own) / r.count
                 print(
                     f"CPU per case (API + worker + scheduler + PostgreSQL), {r.label} / naive peer: {theirs / mine:.2f}"
