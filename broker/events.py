@@ -15,8 +15,10 @@ def append(
     conn: Connection, *, type: str, case_id: str, actor: str, handoff_id: str | None = None, **data: Any
 ) -> None:
     """Record one event in the caller's transaction (so it exists exactly when its cause does)."""
-    row = {"type": type, "case_id": case_id, "handoff_id": handoff_id, "actor": actor, "data": data}
-    conn.execute(_INSERT, {**row, "created_at": now()})
+    conn.execute(
+        _INSERT,
+        {"type": type, "case_id": case_id, "handoff_id": handoff_id, "actor": actor, "data": data, "created_at": now()},
+    )
 
 
 _INSERT = insert(events)

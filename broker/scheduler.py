@@ -40,15 +40,15 @@ def default_jobs(recurring: bool = True) -> list[Periodic]:
     from broker import inbound, retention, shadow, statistics, sweep
     from broker.recurring import store as recurring_store
 
-    jobs = [
+    grouping = [Periodic("recurring.attach", recurring_store.EVERY, recurring_store.run_scheduled)] if recurring else []
+    return [
         Periodic("deadlines.sweep", sweep.SWEEP_EVERY, sweep.sweep),
         Periodic("agencies.read", inbound.TICK_SECONDS, inbound.read_agencies),
         Periodic("agencies.shadow", shadow.TICK_SECONDS, shadow.run_scheduled),
         Periodic("retention", retention.EVERY, retention.run_scheduled),
-        Periodic("recurring.attach", recurring_store.EVERY, recurring_store.run_scheduled),
+        *grouping,
         Periodic("followup.sample", statistics.SAMPLE_EVERY, statistics.sample_queue),
     ]
-    return [j for j in jobs if recurring or j.name != "recurring.attach"]
 
 
 def _due(jobs: list[Periodic], hub: Hub) -> None:

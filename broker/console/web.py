@@ -7,7 +7,9 @@ CSRF token is refused (403), and a role without the permission gets 403.
 
 from __future__ import annotations
 
+import csv
 import hmac
+import io
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +106,17 @@ class Staff:
         if message:
             set_cookie(self.hub, response, FLASH_COOKIE, quote(message, safe=""), max_age=60)
         return response
+
+
+def csv_download(rows: list[list[object]], name: str) -> Response:
+    """Rows as a CSV file to download (`tawasul-NAME.csv`, UTF-8, CRLF as RFC 4180 says)."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(rows)
+    return Response(
+        out.getvalue().encode(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="tawasul-{name}.csv"'},
+    )
 
 
 def set_cookie(hub: Hub, response: Response, name: str, value: str, max_age: int | None = None) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
@@ -16,7 +14,7 @@ from sqlalchemy import select
 from broker.console import charts
 from broker.console.permissions import Permission
 from broker.console.routes.actions import act
-from broker.console.web import PREFIX, Refused, Staff, staff, staff_form
+from broker.console.web import PREFIX, Refused, Staff, csv_download, staff, staff_form
 from broker.errors import NotFound, Unprocessable
 from broker.recurring.report import CSV_FIELDS, RecurringGroup, csv_row, mark_of, recurring_report, weeks_between
 from broker.recurring.store import mark
@@ -74,10 +72,10 @@ def _category(person: Staff, g: RecurringGroup) -> str:
 
 def _label(person: Staff, g: RecurringGroup) -> str:
     """What a person calls a group: its category and its place."""
-    return f"{_category(person, g)} — {place(person, g)}"
+    return f"{_category(person, g)} — {_place(person, g)}"
 
 
-def place(person: Staff, g: RecurringGroup) -> str:
+def _place(person: Staff, g: RecurringGroup) -> str:
     """Governorate, block and road in the person's language."""
     t = person.texts
     parts = [t(g.governorate)] if g.governorate else []
@@ -138,15 +136,8 @@ def recurring_page(person: Annotated[Staff, Depends(staff(Permission.view))]) ->
 @router.get("/recurring.csv")
 def recurring_csv(person: Annotated[Staff, Depends(staff(Permission.view))]) -> Response:
     """The listed groups as CSV, the columns of `tawasul-hub report recurring --csv`."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows(csv_row(g) for g in _groups(person, _filters(person)))
-    return Response(
-        out.getvalue().encode(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="tawasul-recurring.csv"'},
-    )
+    rows = [csv_row(g) for g in _groups(person, _filters(person))]
+    return csv_download([list(CSV_FIELDS), *([row[f] for f in CSV_FIELDS] for row in rows)], "recurring")
 
 
 def _one(person: Staff, group_id: str) -> RecurringGroup:
@@ -182,7 +173,7 @@ def group_page(group_id: str, person: Annotated[Staff, Depends(staff(Permission.
         "recurring_group.html",
         g=g,
         label=_label(person, g),
-        where=place(person, g),
+        where=_place(person, g),
         chart=Markup(chart),  # noqa: S704 - built by charts.py, every text escaped there
         mark=known,
         subjects=subjects,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Annotated
@@ -15,7 +13,7 @@ from markupsafe import Markup
 from broker import statistics
 from broker.console import charts
 from broker.console.permissions import Permission
-from broker.console.web import Refused, Staff, staff
+from broker.console.web import Refused, Staff, csv_download, staff
 from broker.statistics import Period, Series
 
 router = APIRouter()
@@ -122,16 +120,6 @@ def stats_page(person: Annotated[Staff, Depends(staff(Permission.view))]) -> HTM
     )
 
 
-def _csv(rows: list[list[object]], name: str) -> Response:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerows(rows)
-    return Response(
-        out.getvalue().encode(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="tawasul-{name}.csv"'},
-    )
-
-
 @router.get("/stats/{name}.csv")
 def stats_csv(name: str, person: Annotated[Staff, Depends(staff(Permission.view))]) -> Response:
     """The numbers behind one chart."""
@@ -173,4 +161,4 @@ def stats_csv(name: str, person: Annotated[Staff, Depends(staff(Permission.view)
     else:
         rows = [["at", "queue_size"]]
         rows += [[at.isoformat(), n] for at, n in f.queue]
-    return _csv(rows, name)
+    return csv_download(rows, name)
