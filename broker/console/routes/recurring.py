@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -25,6 +26,8 @@ router = APIRouter()
 CHART_GROUPS = 4
 """Groups drawn in the trend chart (the largest), each a series; more would not read at a glance."""
 CHART_WEEKS = 12
+PAGE = 50
+"""Groups a page lists (the chart always shows the largest; the CSV has them all)."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,12 @@ class Filters:
     agency: str | None
     known: str  # "", "known" or "not_known"
     least: int
+    page: int
+
+    def query(self, page: int) -> str:
+        """The query string of these filters on another page."""
+        values = {"from": self.start, "to": self.end, "agency": self.agency, "known": self.known, "least": self.least}
+        return urlencode({k: v for k, v in {**values, "page": page}.items() if v not in (None, "")})
 
 
 def _day(text: str | None) -> date | None:
@@ -48,13 +57,14 @@ def _day(text: str | None) -> date | None:
 def _filters(person: Staff) -> Filters:
     q = person.request.query_params
     agency = q.get("agency") or None
-    least = q.get("least", "")
+    least, page = q.get("least", ""), q.get("page", "")
     return Filters(
         start=_day(q.get("from")),
         end=_day(q.get("to")),
         agency=agency if agency in person.hub.directory.agencies else None,
         known=q.get("known", "") if q.get("known") in ("known", "not_known") else "",
         least=int(least) if least.isdigit() and 2 <= int(least) <= 1000 else 2,
+        page=max(int(page), 1) if page.isdigit() and len(page) < 7 else 1,
     )
 
 
@@ -107,9 +117,11 @@ def _trend_chart(person: Staff, groups: list[RecurringGroup]) -> str:
 
 @router.get("/recurring", response_class=HTMLResponse)
 def recurring_page(person: Annotated[Staff, Depends(staff(Permission.view))]) -> HTMLResponse:
-    """The groups, largest first, with a sparkline each and a chart of the largest."""
+    """The groups, largest first, a page at a time, with a sparkline each and a chart of the largest."""
     f = _filters(person)
-    groups = _groups(person, f)
+    everyone = _groups(person, f)
+    first = (f.page - 1) * PAGE
+    groups = everyone[first : first + PAGE]
     t = person.texts
     lines = {
         g.group: Markup(  # noqa: S704 - built by charts.py, every text escaped there
@@ -125,11 +137,13 @@ def recurring_page(person: Annotated[Staff, Depends(staff(Permission.view))]) ->
         groups=groups,
         labels={g.group: _label(person, g) for g in groups},
         lines=lines,
-        chart=Markup(_trend_chart(person, groups)),  # noqa: S704 - built by charts.py, every text escaped there
+        chart=Markup(_trend_chart(person, everyone)),  # noqa: S704 - built by charts.py, every text escaped there
         agencies=person.hub.directory.agencies,
         grouping_on=person.hub.settings.recurring,
         query=person.request.url.query,
-        n_groups=t.number(len(groups)),
+        n_groups=t.number(len(everyone)),
+        first=first,
+        more=len(everyone) > first + PAGE,
     )
 
 

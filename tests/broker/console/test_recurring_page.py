@@ -208,3 +208,28 @@ def test_hub_recurring_false_is_read_from_the_environment(monkeypatch: pytest.Mo
     assert Settings().recurring is True
     monkeypatch.setenv("HUB_RECURRING", "false")
     assert Settings().recurring is False
+
+
+def test_the_list_comes_a_page_at_a_time_with_the_filters_kept(
+    console_hub: Hub, client_for: Callable[[str | None], TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from broker.console.routes import recurring as page
+
+    submit_cases(console_hub.engine, console_hub.directory, [CaseIn.model_validate(r) for r in sample_cases()], "n")
+    while attach_pending(console_hub.engine):
+        pass
+    client = client_for("amina")
+    every = _rows(client.get("/console/recurring").text)
+    assert len(every) >= 3  # the samples hold several recurring problems
+    monkeypatch.setattr(page, "PAGE", 2)
+    first = client.get("/console/recurring?known=not_known").text
+    assert _rows(first) == every[:2]
+    assert 'id="previous-page"' not in first
+    assert 'href="/console/recurring?known=not_known&amp;least=2&amp;page=2" id="next-page"' in first
+    last_page = (len(every) + 1) // 2
+    last = client.get(f"/console/recurring?known=not_known&page={last_page}").text
+    assert _rows(last) == every[(last_page - 1) * 2 :]
+    assert 'id="next-page"' not in last and 'id="previous-page"' in last
+    latin = str.maketrans("٠١٢٣٤٥٦٧٨٩", "0123456789")
+    assert f"({len(every)})" in client.get("/console/recurring?page=2").text.translate(latin)  # the total, every page
+    assert len(list(csv.DictReader(io.StringIO(client.get("/console/recurring.csv?page=2").text)))) == len(every)
