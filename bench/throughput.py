@@ -782,8 +782,8 @@ def main() -> None:
                 print(results[-1].line(), flush=True)
                 memory["after the paced run"] = meter.rss()
             if "calls" in only and rest:
-                bodies = case_bodies(min(args.cases, 800), categories, "calls")
-                results.extend(run_agency_calls(hub, base, rest, bodies, args.clients, meter))
+                bodies = case_bodies(min(args.cases, 1600), categories, "calls")
+                results.extend(run_agency_calls(procs, hub, base, rest, bodies, args.clients, args.workers, meter))
             if args.scale:
                 for apis, workers in SCALE:
                     results.append(
@@ -801,6 +801,8 @@ def main() -> None:
 
 
 SCALE = ((1, 1), (2, 1), (1, 2), (2, 2))
+CALL_ROUND = 100
+"""Requests of each kind a round in `--only calls`."""
 """API processes x worker processes for `--scale`: what a second process of each kind buys on these cores."""
 
 
@@ -830,31 +832,40 @@ def run_scaled(
 
 
 def run_agency_calls(
-    hub: Hub, base: str, rest: Simulator, bodies: list[dict[str, Any]], clients: int, meter: Meter
+    procs: Processes,
+    hub: Hub,
+    base: str,
+    rest: Simulator,
+    bodies: list[dict[str, Any]],
+    clients: int,
+    workers: int,
+    meter: Meter,
 ) -> list[Figures]:
-    """The API's CPU per request: N one-case intake requests, then N acknowledgements through the agency API.
+    """The API's CPU per request: one-case intake requests next to acknowledgements through the agency API.
 
-    Both from `clients` threads on kept-alive sessions; the agencies do not push meanwhile (the
-    benchmark acknowledges in their place, with their keys), so each phase's API CPU is its own.
-    At most 800 cases: 100 an agency stays under its message burst (HUB_MESSAGE_BURST).
+    The first half of `bodies` is taken in and delivered unmeasured; then, with the workers
+    stopped, the benchmark alternates rounds of CALL_ROUND intake requests (the second half) and
+    CALL_ROUND acknowledgements of the delivered handoffs, in place of the agencies (with their
+    keys; they do not push meanwhile). Both kinds meet the same machine, round after round, so the
+    ratio of the API's CPU per request is not one phase's luck with a noisy neighbour. Each from
+    `clients` threads on kept-alive sessions. At most 1,600 cases: 100 acknowledgements an agency
+    stays under its message burst (HUB_MESSAGE_BURST).
     """
     engine = hub.engine
     empty(engine)
     for agency_id in rest.controller.hub_keys:
         rest.controller.set_mode(agency_id, "ok")
-    meter.start()
-    t0 = time.time()
+    half = len(bodies) // 2
     with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(poster(base), bodies))
-    intake = Figures("api: one-case intake requests", len(bodies), time.time() - t0, [])
-    intake.cpu = meter.stop()
+        list(pool.map(poster(base), bodies[:half]))
 
     def delivered() -> list[Any]:
         with engine.connect() as conn:
             query = select(handoffs.c.id, handoffs.c.agency_id, handoffs.c.agency_reference)
             return list(conn.execute(query.where(handoffs.c.state == "delivered")).all())
 
-    wait_for(lambda: len(delivered()) >= len(bodies), f"{len(bodies)} deliveries", timeout=600, every=0.25)
+    wait_for(lambda: len(delivered()) >= half, f"{half} deliveries", timeout=600, every=0.25)
+    procs.stop("worker-")
     local = threading.local()
 
     def acknowledge(row: Any) -> None:
@@ -869,17 +880,31 @@ def run_agency_calls(
         if r.status_code != 201:
             raise SystemExit(f"the agency API answered {r.status_code}: {r.text[:300]}")
 
-    rows = delivered()
-    meter.start()
-    t0 = time.time()
+    rows = delivered()[:half]
+    intake = Figures("api: one-case intake requests", 0, 0.0, [])
+    calls = Figures("api: agency acknowledgements (agency API)", 0, 0.0, [])
+    used_by: dict[str, dict[str, float]] = {intake.label: {}, calls.label: {}}
     with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(acknowledge, rows))
-    calls = Figures("api: agency acknowledgements (agency API)", len(rows), time.time() - t0, [])
-    calls.cpu = meter.stop()
+        for at in range(0, half, CALL_ROUND):
+            for figures, send, items in (
+                (intake, poster(base), bodies[half + at : half + at + CALL_ROUND]),
+                (calls, acknowledge, rows[at : at + CALL_ROUND]),
+            ):
+                meter.start()
+                t0 = time.time()
+                list(pool.map(send, items))
+                figures.seconds += time.time() - t0
+                figures.count += len(items)
+                cpu = used_by[figures.label]
+                for name, used in meter.stop().items():
+                    cpu[name] = cpu.get(name, 0.0) + used
+    for n in range(workers):
+        procs.start(HUB, "worker", name=f"worker-{n}")
     for f in (intake, calls):
+        f.cpu = used_by[f.label]
+        f.cpu["machine_share"] /= half / CALL_ROUND
         print(f"{f.label:<48} {f.count:>6} in {f.seconds:6.2f} s = {f.rate:7.1f}/s", flush=True)
-    assert intake.cpu is not None and calls.cpu is not None
-    ratio = (calls.cpu["api"] / calls.count) / (intake.cpu["api"] / intake.count)
+    ratio = (used_by[calls.label]["api"] / calls.count) / (used_by[intake.label]["api"] / intake.count)
     print(f"API CPU per request, agency acknowledgement / one-case intake: {ratio:.2f}")
     return [intake, calls]
 

@@ -7,6 +7,7 @@ agency's handoff answers 404, exactly as one that does not exist, so ids cannot 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Query, Request, Response, status
@@ -15,8 +16,9 @@ from fastapi.security import APIKeyHeader
 from adapters.signing import HANDOFF_HEADER, IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from broker import shadow
 from broker.agency_handoffs import MESSAGES_PAGE, VISIBLE_STATES, agency_handoff, open_handoffs
-from broker.agency_keys import KeyGuard, KeyRefused, authenticate
+from broker.agency_keys import KeyRefused, authenticate
 from broker.api.deps import get_hub_dep
+from broker.api.replies import model_reply
 from broker.errors import Unprocessable
 from broker.hub import Hub
 from broker.ids import new_id
@@ -43,50 +45,70 @@ _THROTTLED = {"description": "Too many wrong API keys from this address or for t
 _NOT_FOUND = {"description": "No such handoff for this agency (another agency's handoff is not shown either)."}
 
 
-def agency_caller(
+@dataclass(frozen=True)
+class AgencyCall:
+    """An agency's call as it came: its key, checked by `admit` on the endpoint's own thread.
+
+    A key check in a dependency of its own would run on a thread of its own too (the store is
+    read with a blocking driver), one more thread-pool hop a call: it cost more CPU than the check.
+    An endpoint learns the agency only from `admit`, so no route can skip the check.
+    """
+
+    hub: Hub
+    request: Request
+    key: str
+    body: bytes | None = None
+    """The body, on the routes that take signed calls (it is awaited before the endpoint's thread)."""
+
+    def admit(self) -> str:
+        """The calling agency; 401 for a missing, wrong or revoked key, 429 when throttled (H4).
+
+        On a route that takes signed calls, an agency whose configuration requires them is
+        admitted only with a valid v2 signature (L2).
+        """
+        request, hub = self.request, self.hub
+        address = request.client.host if request.client is not None else None
+        guard = request.app.state.key_guard
+        try:
+            agency = authenticate(hub.engine, hub.directory, self.key, guard=guard, address=address)
+        except KeyRefused as exc:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc), {"WWW-Authenticate": "ApiKey"}) from None
+        name = hub.directory.agency(agency).sign_env
+        if self.body is None or name is None:
+            return agency
+        secret = os.environ.get(name)
+        headers = request.headers
+        if not secret or not verify(
+            secret,
+            method=request.method,
+            path=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+            timestamp=headers.get(TIMESTAMP_HEADER, ""),
+            signature=headers.get(SIGNATURE_HEADER, ""),
+            body=self.body,
+            idempotency_key=headers.get(IDEMPOTENCY_HEADER, ""),
+        ):
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED, f"missing or wrong {SIGNATURE_HEADER}: calls must be signed"
+            )
+        return agency
+
+
+async def agency_caller(
     request: Request, key: str | None = Depends(agency_key_header), hub: Hub = Depends(get_hub_dep)
-) -> str:
-    """Admit an agency by its key; returns the agency's id. Failed attempts are throttled (H4)."""
+) -> AgencyCall:
+    """An agency's call, its key still to be checked (`AgencyCall.admit`); a missing key is a 401 here."""
     if key is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing X-API-Key header", {"WWW-Authenticate": "ApiKey"})
-    address = request.client.host if request.client is not None else None
-    try:
-        return authenticate(hub.engine, hub.directory, key, guard=key_guard(request, hub), address=address)
-    except KeyRefused as exc:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc), {"WWW-Authenticate": "ApiKey"}) from None
+    return AgencyCall(hub, request, key)
 
 
-def key_guard(request: Request, hub: Hub) -> KeyGuard:
-    """This app's throttle of failed key checks (one per API process, made by `create_app`)."""
-    guard: KeyGuard = request.app.state.key_guard
-    return guard
+async def signed_by_agency(request: Request, call: AgencyCall = Depends(agency_caller)) -> AgencyCall:
+    """An agency's call with its body, for the routes that take signed calls (L2)."""
+    return replace(call, body=await request.body())
 
 
-async def signed_by_agency(
-    request: Request, agency: str = Depends(agency_caller), hub: Hub = Depends(get_hub_dep)
-) -> str:
-    """Admit an agency whose configuration requires signed calls only with a valid v2 signature (L2)."""
-    name = hub.directory.agency(agency).sign_env
-    if name is None:
-        return agency
-    secret = os.environ.get(name)
-    headers = request.headers
-    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    if not secret or not verify(
-        secret,
-        method=request.method,
-        path=path,
-        timestamp=headers.get(TIMESTAMP_HEADER, ""),
-        signature=headers.get(SIGNATURE_HEADER, ""),
-        body=await request.body(),
-        idempotency_key=headers.get(IDEMPOTENCY_HEADER, ""),
-    ):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"missing or wrong {SIGNATURE_HEADER}: calls must be signed")
-    return agency
-
-
-Agency = Annotated[str, Depends(agency_caller)]
-SignedAgency = Annotated[str, Depends(signed_by_agency)]
+Agency = Annotated[AgencyCall, Depends(agency_caller)]
+SignedAgency = Annotated[AgencyCall, Depends(signed_by_agency)]
 HubDep = Annotated[Hub, Depends(get_hub_dep)]
 HandoffId = Annotated[str, Path(pattern=HANDOFF_ID, description="The handoff's id (`h_…`).")]
 
@@ -127,7 +149,7 @@ _EXAMPLES: dict[str, Any] = {
 @router.get("/handoffs", response_model=AgencyHandoffPage, responses={401: _UNAUTHORIZED, 429: _THROTTLED})
 def list_handoffs(
     hub: HubDep,
-    agency: Agency,
+    call: Agency,
     after: Annotated[
         str | None, Query(pattern=HANDOFF_ID, description="The `next_cursor` of the previous page.")
     ] = None,
@@ -141,6 +163,7 @@ def list_handoffs(
     Paged by cursor: oldest first means a backlog is worked in order and a cursor stays valid while
     new handoffs arrive. The list holds no personal data; read one handoff for the citizen's contact.
     """
+    agency = call.admit()
     if state is not None and state not in VISIBLE_STATES:
         raise Unprocessable(f"must be one of {', '.join(VISIBLE_STATES)}", field="state")
     with hub.engine.connect() as conn:
@@ -156,7 +179,7 @@ def read_handoff(
     handoff_id: HandoffId,
     response: Response,
     hub: HubDep,
-    agency: Agency,
+    call: Agency,
     messages_after: Annotated[
         str | None, Query(max_length=40, description="Messages after this message id (the last one you have).")
     ] = None,
@@ -169,6 +192,7 @@ def read_handoff(
     The contact is personal data, given because this agency handles the case; the answer is not
     to be cached (`Cache-Control: no-store`). Its messages come oldest first, a page at a time (L9).
     """
+    agency = call.admit()
     response.headers["Cache-Control"] = "no-store"
     with hub.engine.connect() as conn:
         return agency_handoff(conn, hub.directory, agency, handoff_id, messages_after, messages_limit)
@@ -192,9 +216,8 @@ def post_message(
     handoff_id: HandoffId,
     message: Annotated[AgencyMessage, Body(openapi_examples=_EXAMPLES)],
     request: Request,
-    response: Response,
     hub: HubDep,
-    agency: SignedAgency,
+    call: SignedAgency,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -203,18 +226,19 @@ def post_message(
             description="Any unique string per message; a retry with the same key has no second effect.",
         ),
     ] = None,
-) -> MessageReceipt:
+) -> Response:
     """Tell the hub what happened: acknowledged, progress, answered, needs_info, transfer_requested, rejected.
 
     Checked against the handoff's state (an answer to a handoff not yet delivered, or after the
     central office accepted one, is a 409 naming the state). Nothing is written on any refusal.
     """
+    agency = call.admit()
     if message.handoff is not None and message.handoff != handoff_id:
         raise Unprocessable(f"names '{message.handoff}' but the URL names '{handoff_id}'", field="handoff")
     if message.kind in TEXT_REQUIRED and not message.text.strip():
         raise Unprocessable(f"required when kind is {message.kind.value}", field="text")
     if shadow.in_shadow(hub, agency, sure=True):
-        return _shadow_receipt(hub, agency, handoff_id, message, idempotency_key, response)
+        return _shadow_receipt(hub, agency, handoff_id, message, idempotency_key)
     recorded = record_message(
         hub.engine,
         hub.directory,
@@ -224,26 +248,23 @@ def post_message(
         idempotency_key=idempotency_key,
         limits=_limits(request, hub),
     )
-    if recorded.duplicate:
-        response.status_code = status.HTTP_200_OK
-    return MessageReceipt(
+    receipt = MessageReceipt(
         message=recorded.message_id,
         handoff=handoff_id,
         handoff_state=HandoffState(recorded.handoff_state),
         duplicate=recorded.duplicate,
     )
+    return model_reply(receipt, status.HTTP_200_OK if recorded.duplicate else status.HTTP_201_CREATED)
 
 
-def _shadow_receipt(
-    hub: Hub, agency: str, handoff_id: str, message: AgencyMessage, key: str | None, response: Response
-) -> MessageReceipt:
+def _shadow_receipt(hub: Hub, agency: str, handoff_id: str, message: AgencyMessage, key: str | None) -> Response:
     """An agency in shadow mode speaks on the side (broker.shadow): kept for the report, the handoff unchanged."""
     with hub.engine.connect() as conn:
         h = load(conn, handoff_id, agency_id=agency)
     new = shadow.record(hub, agency, handoff_id, message, source="agency-api", dedup_key=key or new_id("k"))
-    if not new:
-        response.status_code = status.HTTP_200_OK
-    return MessageReceipt(message="shadow", handoff=handoff_id, handoff_state=HandoffState(h.state), duplicate=not new)
+    state = HandoffState(h.state)
+    receipt = MessageReceipt(message="shadow", handoff=handoff_id, handoff_state=state, duplicate=not new)
+    return model_reply(receipt, status.HTTP_201_CREATED if new else status.HTTP_200_OK)
 
 
 def _limits(request: Request, hub: Hub) -> Limits:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -53,8 +53,7 @@ def _requires(dependant: Any, call: Any) -> bool:
 
 async def _unauthenticated(request: Request) -> JSONResponse | None:
     """The 401 (or 429) a request's route would give its caller, if any: checked before a 422."""
-    from broker.agency_keys import KeyRefused, authenticate
-    from broker.api.agency import agency_caller
+    from broker.api.agency import AgencyCall, agency_caller
     from broker.api.deps import national_system
 
     route = request.scope.get("route")
@@ -71,13 +70,10 @@ async def _unauthenticated(request: Request) -> JSONResponse | None:
         if not hub.settings.is_national_key(key or ""):
             reason = "wrong API key"
     elif agency:
-        address = request.client.host if request.client is not None else None
         try:
-            await run_in_threadpool(
-                authenticate, hub.engine, hub.directory, key or "", guard=request.app.state.key_guard, address=address
-            )
-        except KeyRefused as refused:
-            reason = str(refused)
+            await run_in_threadpool(AgencyCall(hub, request, key or "").admit)
+        except HTTPException as refused:
+            reason = str(refused.detail)
         except Throttled as throttled:
             wait = str(max(1, round(throttled.retry_after)))
             return JSONResponse({"detail": str(throttled)}, status_code=429, headers={"Retry-After": wait})

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from broker import events
 from broker.api.deps import get_hub_dep, national_system
+from broker.api.replies import model_reply
 from broker.errors import Unprocessable
 from broker.hub import Hub
 from broker.intake import submit_cases
@@ -46,20 +47,15 @@ def submit_case(case: CaseIn, hub: HubDep, caller: Caller) -> Response:
     accepted = submit_cases(hub.engine, hub.directory, [case], actor=caller)[0]
     headers = {"Location": f"/v1/cases/{accepted.case_id}"}
     if accepted.written is not None:
-        return _answer(accepted.written, status.HTTP_201_CREATED, headers)
+        return model_reply(accepted.written, status.HTTP_201_CREATED, headers)
     with hub.engine.connect() as conn:
-        return _answer(get_case(conn, accepted.case_id), status.HTTP_200_OK, headers)
+        return model_reply(get_case(conn, accepted.case_id), status.HTTP_200_OK, headers)
 
 
 def _on_time(case: CaseIn, prefix: str = "") -> None:
     """Refuse a case sent from a clock running ahead of the hub's (more than five minutes)."""
     if ahead_of_clock(case.submitted_at):
         raise Unprocessable("is more than 5 minutes ahead of the hub's clock", field=f"{prefix}submitted_at")
-
-
-def _answer(case: CaseOut, status_code: int, headers: dict[str, str]) -> Response:
-    """A case as JSON, serialised once by its own model (it is valid: FastAPI need not check it again)."""
-    return Response(case.model_dump_json(), status_code, headers, media_type="application/json")
 
 
 @router.post(
