@@ -19,7 +19,8 @@ For each run it reports the CPU seconds per case of each process (API, worker, s
 PostgreSQL backends of the scratch database, the RabbitMQ server) read from /proc before and after,
 the whole machine's, and each process's resident memory at rest and after the paced run. On a
 shared machine absolute figures move from run to run; the ratios measured in one run are the
-measure.
+measure, and on a noisy one `--rounds N` pairs N hub runs each with a peer run of its own just
+before it and reports the medians of the ratios.
 
 Agencies use the manual adapter (delivery is cheap), so the figures measure the hub, not an agency;
 `--rest` makes them REST agencies played by the bundled simulator (adapters/testing/rest_agency/)
@@ -34,6 +35,7 @@ over 8 agencies; manual agencies have no limit), HUB_TASK_BATCH, HUB_RELAY_INTER
     HUB_AGENCY_MAX_IN_FLIGHT=200 .venv/bin/python bench/throughput.py --workers 2 [--rest]
     .venv/bin/python bench/throughput.py --only http --profile   # py-spy stacks of each process
     .venv/bin/python bench/throughput.py --only peer --only http --scale   # 1-2 API x 1-2 worker processes
+    .venv/bin/python bench/throughput.py --only peer --only http --rounds 3   # medians of 3 paired runs
     .venv/bin/python bench/throughput.py --rest --only calls   # API CPU: an agency call next to an intake request
 
 Each process's log (and with --profile its collapsed stacks) and the generated config stay in
@@ -51,6 +53,7 @@ import json
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -72,9 +75,10 @@ from adapters.testing.rest_agency import Simulator, start_simulator
 from broker import agency_keys
 from broker.hub import Hub
 from broker.logging import configure_logging
+from broker.recurring import store as recurring_store
 from broker.settings import PROJECT_ROOT, Settings
 from broker.store.migrate import upgrade
-from broker.store.tables import cases, events, handoffs, metadata
+from broker.store.tables import cases, cursors, events, handoffs, metadata
 
 sys.path.insert(0, str(Path(__file__).parent))  # bench/naive_peer.py
 
@@ -520,6 +524,12 @@ def reached_count(engine: Engine) -> int:
         return int(conn.execute(query).scalar_one())
 
 
+def grouped(engine: Engine) -> bool:
+    """Whether the scheduler's recurring grouping has made its first pass over cases."""
+    with engine.connect() as conn:
+        return conn.execute(select(cursors.c.name).where(cursors.c.name == recurring_store.CURSOR)).first() is not None
+
+
 def failed_count(engine: Engine) -> int:
     with engine.connect() as conn:
         query = select(func.count()).select_from(handoffs).where(handoffs.c.state == "failed")
@@ -677,6 +687,12 @@ def main() -> None:
         help="then one case a request again with 1 and 2 API processes x 1 and 2 worker processes",
     )
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="one case a request this many times, each next to a naive peer's run of its own: medians of the ratios",
+    )
+    parser.add_argument(
         "--only",
         choices=["raw", "peer", "batch", "http", "paced", "calls"],
         action="append",
@@ -755,12 +771,15 @@ def main() -> None:
             if "raw" in only:
                 results.append(run_raw(procs, args.broker_url, prefix, args.cases, s.worker_concurrency, work))
                 print(results[-1].line(), flush=True)
-            if "peer" in only:
-                bodies = case_bodies(args.cases, categories, "peer")
-                results.append(
-                    run_peer(procs, db_url, args.broker_url, f"{prefix}.peer", bodies, args.clients, peer_meter)
-                )
+
+            def peer_round(r: int) -> None:
+                bodies = case_bodies(args.cases, categories, f"peer-{r}")
+                queue = f"{prefix}.peer"
+                results.append(run_peer(procs, db_url, args.broker_url, queue, bodies, args.clients, peer_meter))
                 print(results[-1].line(), flush=True)
+
+            if "peer" in only:
+                peer_round(0)
             for n in range(args.workers):
                 procs.start(HUB, "worker", name=f"worker-{n}")
             procs.start(HUB, "scheduler", name="scheduler")
@@ -771,13 +790,17 @@ def main() -> None:
             warm = case_bodies(20, categories, "warm")
             post(requests.Session(), base, warm[0])
             wait_for(lambda: reached_count(hub.engine) >= 1, "the warm-up case to arrive", timeout=60)
+            if settings.recurring:  # its first pass loads scikit-learn (2 s of CPU): start-up, not a case's cost
+                wait_for(lambda: grouped(hub.engine), "the scheduler's first recurring pass", timeout=120)
             memory = {"at rest": meter.rss()}
             if "batch" in only:
                 bodies = case_bodies(args.cases, categories, "batch")
                 results.append(run_batch_intake(hub, base, bodies, args.batch, 2, meter))
                 print(results[-1].line(), flush=True)
-            if "http" in only:
-                bodies = case_bodies(args.cases, categories, "http")
+            for r in range(args.rounds if "http" in only else 0):
+                if r > 0 and "peer" in only:
+                    peer_round(r)  # the hub's processes idle meanwhile
+                bodies = case_bodies(args.cases, categories, f"http-{r}")
                 results.append(run_http_intake(hub, base, bodies, args.clients, meter))
                 print(results[-1].line(), flush=True)
             if "paced" in only:
@@ -918,7 +941,7 @@ def report(results: list[Figures], memory: dict[str, dict[str, float]]) -> None:
     peer = next((r for r in results if r.label.startswith("naive peer")), None)
     print()
     for r in results:
-        if r is raw or r is peer or r.label.startswith(("hub, paced", "api:")):
+        if r is raw or r.label.startswith(("naive peer", "hub, paced", "api:")):
             continue
         what = r.label.split(", ", 1)[1]
         if raw:
@@ -937,15 +960,34 @@ def report(results: list[Figures], memory: dict[str, dict[str, float]]) -> None:
         own = ("api", "worker", "scheduler", "postgres")
         mine = sum(peer.cpu.get(c, 0.0) for c in own) / peer.count
         for r in results:
-            if r.cpu is not None and r is not peer and not r.label.startswith(("hub, paced", "api:")):
+            if r.cpu is not None and not r.label.startswith(("naive peer", "hub, paced", "api:")):
                 theirs = sum(r.cpu.get(c, 0.0) for c in own) / r.count
                 print(
                     f"CPU per case (API + worker + scheduler + PostgreSQL), {r.label} / naive peer: {theirs / mine:.2f}"
                 )
+    rounds(results)
     if memory:
         print("\nresident memory, MB")
         for when, sizes in memory.items():
             print(f"  {when:<22}" + "  ".join(f"{k} {v:.0f}" for k, v in sizes.items() if k in columns))
+
+
+def rounds(results: list[Figures]) -> None:
+    """With --rounds: each round's hub / peer ratios (rate, and CPU per case), and their medians."""
+    peers = [r for r in results if r.label.startswith("naive peer")]
+    hubs = [r for r in results if r.label.startswith("hub, HTTP intake")]
+    if min(len(peers), len(hubs)) < 2:
+        return
+    own = ("api", "worker", "scheduler", "postgres")
+    rates, cpus = [], []
+    for peer, hub in zip(peers, hubs, strict=False):
+        assert peer.cpu is not None and hub.cpu is not None
+        rates.append(hub.rate / peer.rate)
+        mine, theirs = (sum((f.cpu or {}).get(c, 0.0) for c in own) / f.count for f in (hub, peer))
+        cpus.append(mine / theirs)
+    print(f"\nrounds, one case a request: hub / naive peer, each round next to its own peer run ({len(rates)})")
+    print("  rate:         " + "  ".join(f"{x:.2f}" for x in rates) + f"   median {statistics.median(rates):.2f}")
+    print("  CPU per case: " + "  ".join(f"{x:.2f}" for x in cpus) + f"   median {statistics.median(cpus):.2f}")
 
 
 def free_port() -> int:
