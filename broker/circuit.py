@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.errors import AttachmentStoreError, DeliveryError, RetriableDeliveryError, UncertainDeliveryError
@@ -214,6 +214,12 @@ def _park(conn: Connection, c: Circuit) -> int:
     return followup.park(conn, c.agency_id, followup_note(c), waiting)
 
 
+_STATE = select(agency_circuits.c.state, agency_circuits.c.consecutive_failures).where(
+    agency_circuits.c.agency_id == bindparam("agency")
+)
+"""An agency's breaker at a glance, read on every delivery's outcome (built once)."""
+
+
 def record(conn: Connection, settings: Settings, agency_id: str, outcome: Receipt | DeliveryError) -> None:
     """Tell the agency's breaker how one call went (called as the outcome is settled).
 
@@ -225,7 +231,7 @@ def record(conn: Connection, settings: Settings, agency_id: str, outcome: Receip
         return
     failed = isinstance(outcome, RetriableDeliveryError | UncertainDeliveryError)
     if not failed:
-        row = conn.execute(select(agency_circuits).where(agency_circuits.c.agency_id == agency_id)).first()
+        row = conn.execute(_STATE, {"agency": agency_id}).first()
         if row is None or (row.state == CircuitState.closed and row.consecutive_failures == 0):
             return
     before = _locked(conn, agency_id)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import structlog
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 
 from adapters.base import Adapter
 from adapters.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError, UncertainDeliveryError
@@ -208,12 +208,11 @@ def _settle(hub: Hub, jobs: list[_Job]) -> None:
 def _settle_in(hub: Hub, conn: Connection, jobs: list[_Job], *, held_here: bool) -> None:
     """Write the outcomes; `held_here`: claimed in this very transaction, so the claims and work are ours."""
     ids = [job.h.id for job in jobs]
-    held = set(ids) if held_here else outbox.holding(conn, DELIVER, {job.h.id: job.taken.token for job in jobs})
-    current = {
-        row.id: Handoff.from_row(row)
-        for row in conn.execute(select(handoffs).where(handoffs.c.id.in_(ids)).with_for_update())
-    }
-    waiting = set(ids) if held_here else outbox.waiting(conn, DELIVER, ids)
+    if held_here:
+        held = waiting = set(ids)
+    else:
+        held, waiting = outbox.holding_and_waiting(conn, DELIVER, {job.h.id: job.taken.token for job in jobs})
+    current = {row.id: Handoff.from_row(row) for row in conn.execute(_LOCK_HANDOFFS, {"ids": ids})}
     delivered = [
         job
         for job in jobs
@@ -338,6 +337,8 @@ def _outcome_unknown(conn: Connection, h: Handoff, job: _Job, reason: str, last_
     _stop(conn, h, job, "uncertain", FollowupReason.outcome_unknown, note, reason, last_error)
 
 
+_LOCK_HANDOFFS = select(handoffs).where(handoffs.c.id.in_(bindparam("ids", expanding=True))).with_for_update()
+"""The handoffs an outcome is written to, locked (built once, as the outbox's statements)."""
 _STOPPED = {"fail": ("handoff.failed", "failed"), "uncertain": ("handoff.outcome_unknown", "outcome_unknown")}
 """Per way of stopping: its event, and its outcome in logs and metrics."""
 

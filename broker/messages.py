@@ -160,6 +160,10 @@ _COUNT_AND_SEEN = select(
 ).where(agency_messages.c.handoff_id == bindparam("_handoff"))
 """A handoff's message count and the message with a dedup key, if any (built once, as the INSERT)."""
 _INSERT = insert(agency_messages)
+_LOCK_CASE = select(cases.c.id).where(cases.c.id == bindparam("case")).with_for_update()
+_OTHER_STATES = select(handoffs.c.state).where(
+    handoffs.c.case_id == bindparam("case"), handoffs.c.id != bindparam("handoff")
+)
 
 
 def _data(conn: Connection, message_id: str) -> Any:
@@ -200,10 +204,8 @@ def _consequences(conn: Connection, directory: Directory, h: Handoff, message: A
     """What a message means for the case beyond its handoff."""
     if message.kind is MessageKind.answered:
         # Lock the case first: two agencies answering at once then see each other's answer.
-        conn.execute(select(cases.c.id).where(cases.c.id == h.case_id).with_for_update())
-        others = conn.execute(
-            select(handoffs.c.state).where(handoffs.c.case_id == h.case_id, handoffs.c.id != h.id)
-        ).scalars()
+        conn.execute(_LOCK_CASE, {"case": h.case_id})
+        others = conn.execute(_OTHER_STATES, {"case": h.case_id, "handoff": h.id}).scalars()
         if all_answered(others):
             state = move_case(conn, h.case_id, "answer")
             events.append(conn, type="case.answered", case_id=h.case_id, actor=sender.actor, case_state=state)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import ColumnElement, Connection, delete, insert, select, tuple_, update
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, insert, select, tuple_, update
 
 from broker import wakeup
 from broker.store.engine import now
@@ -99,12 +99,8 @@ def take_many(conn: Connection, topic: str, claims: list[tuple[str, str]], lease
     if not claims:
         return {}
     mine = secrets.token_hex(8)
-    taken = conn.execute(
-        update(outbox)
-        .where(outbox.c.topic == topic, tuple_(outbox.c.ref, outbox.c.token).in_(claims))
-        .values(due_at=now() + timedelta(seconds=lease_seconds), token=mine, attempts=outbox.c.attempts + 1)
-        .returning(outbox.c.ref, outbox.c.attempts)
-    )
+    due = now() + timedelta(seconds=lease_seconds)
+    taken = conn.execute(_TAKE, {"_topic": topic, "_claims": claims, "_due": due, "_mine": mine})
     return {row.ref: Taken(int(row.attempts), mine) for row in taken}
 
 
@@ -127,18 +123,21 @@ def holding(conn: Connection, topic: str, claims: dict[str, str]) -> set[str]:
     A consumer writes an outcome only for these: a stale one was re-claimed (its lease ran out)
     or settled by someone else meanwhile.
     """
+    return holding_and_waiting(conn, topic, claims)[0]
+
+
+def holding_and_waiting(conn: Connection, topic: str, claims: dict[str, str]) -> tuple[set[str], set[str]]:
+    """`holding`, and which of these refs still have work in the outbox at all (`waiting`): one read."""
     if not claims:
-        return set()
-    query = select(outbox.c.ref, outbox.c.token).where(outbox.c.topic == topic, outbox.c.ref.in_(list(claims)))
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    return {row.ref for row in conn.execute(query) if row.token == claims[row.ref]}
+        return set(), set()
+    query = _HOLDING if conn.dialect.name == "postgresql" else _WAITING
+    rows = conn.execute(query, {"_topic": topic, "_refs": list(claims)}).all()
+    return {row.ref for row in rows if row.token == claims[row.ref]}, {row.ref for row in rows}
 
 
 def waiting(conn: Connection, topic: str, refs: list[str]) -> set[str]:
     """Which of these refs still have work in the outbox (the others are done)."""
-    rows = conn.execute(select(outbox.c.ref).where(outbox.c.topic == topic, outbox.c.ref.in_(refs)))
-    return {r.ref for r in rows}
+    return {r.ref for r in conn.execute(_WAITING, {"_topic": topic, "_refs": refs})}
 
 
 def postpone(conn: Connection, topic: str, ref: str, seconds: float) -> None:
@@ -157,4 +156,19 @@ def done(conn: Connection, topic: str, refs: Iterable[str]) -> None:
     """The work is finished: remove it."""
     refs = list(refs)
     if refs:
-        conn.execute(delete(outbox).where(outbox.c.topic == topic, outbox.c.ref.in_(refs)))
+        conn.execute(_DONE, {"_topic": topic, "_refs": refs})
+
+
+# Built once: building a statement (and its cache key) per call cost more CPU than running it.
+_OF_TOPIC = outbox.c.topic == bindparam("_topic")
+_REFS = outbox.c.ref.in_(bindparam("_refs", expanding=True))
+_TAKE = (
+    update(outbox)
+    .where(_OF_TOPIC, tuple_(outbox.c.ref, outbox.c.token).in_(bindparam("_claims", expanding=True)))
+    .values(due_at=bindparam("_due"), token=bindparam("_mine"), attempts=outbox.c.attempts + 1)
+    .returning(outbox.c.ref, outbox.c.attempts)
+)
+_WAITING = select(outbox.c.ref, outbox.c.token).where(_OF_TOPIC, _REFS)
+_HOLDING = _WAITING.with_for_update()
+"""`_WAITING` with the rows locked until commit (PostgreSQL; SQLite's writer holds the whole file)."""
+_DONE = delete(outbox).where(_OF_TOPIC, _REFS)

@@ -57,14 +57,19 @@ def move_case(conn: Connection, case_id: str, action: str) -> str:
 
 def move_cases(conn: Connection, case_ids: list[str], action: str) -> dict[str, str]:
     """Move each case by `action`, once per occurrence in `case_ids`; returns every case's new state."""
-    before = dict(conn.execute(select(cases.c.id, cases.c.state).where(cases.c.id.in_(set(case_ids)))).all())
+    before = dict(conn.execute(_STATES, {"ids": list(set(case_ids))}).all())
     after = dict(before)
     for case_id in case_ids:
         after[case_id] = next_case_state(after[case_id], action).value
-    moved = [{"_id": case_id, "_state": state} for case_id, state in after.items() if state != before[case_id]]
+    at = now()
+    moved = [{"_id": c, "_state": state, "_at": at} for c, state in after.items() if state != before[c]]
     if moved:
-        conn.execute(
-            update(cases).where(cases.c.id == bindparam("_id")).values(state=bindparam("_state"), updated_at=now()),
-            moved,
-        )
+        conn.execute(_MOVE, moved)
     return after
+
+
+# Built once: building a statement (and its cache key) per call cost more CPU than running it.
+_STATES = select(cases.c.id, cases.c.state).where(cases.c.id.in_(bindparam("ids", expanding=True)))
+_MOVE = (
+    update(cases).where(cases.c.id == bindparam("_id")).values(state=bindparam("_state"), updated_at=bindparam("_at"))
+)
