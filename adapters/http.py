@@ -31,6 +31,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from adapters.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError, UncertainDeliveryError
+from adapters.watchdog import watchdog
 
 HttpUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")]
 """An absolute http(s) URL without query or fragment (adapters refuse http:// unless told otherwise)."""
@@ -121,7 +122,7 @@ class _Call(threading.local):
     """The request the current thread is making: the connection in use and how far it got."""
 
     holder: list[HTTPConnection | None] | None = None
-    """Shared with the call's watchdog thread, which shuts the connection down at the deadline."""
+    """Shared with the watchdog (adapters.watchdog), which shuts the connection down when time is up."""
     guard: Guard | None = None
     connected: bool = False
     requested: bool = False
@@ -236,9 +237,7 @@ class HttpClient:
         holder: list[HTTPConnection | None] = [None]
         _call.reset(self.guard, holder)
         aborted = threading.Event()
-        watchdog = threading.Timer(self.total, lambda: _abort(holder, aborted))
-        watchdog.daemon = True
-        watchdog.start()
+        alarm = watchdog.arm(self.total, lambda: _abort(holder, aborted))
         try:
             try:
                 response = self.session.request(
@@ -256,7 +255,7 @@ class HttpClient:
             except RETRIABLE as exc:
                 raise self._failed(exc, aborted.is_set(), safe, what) from exc
         finally:
-            watchdog.cancel()
+            alarm.cancel()
             _call.reset(None, None)
         return Answer(response.status_code, response.reason or "", dict(response.headers), content, response.encoding)
 

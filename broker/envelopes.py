@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import BindParameter, Connection, bindparam, select
 
 from broker.hub import Hub
 from broker.reply_tokens import make as reply_token
@@ -56,28 +56,38 @@ class Conversation:
     thread: list[str] = field(default_factory=list)
 
 
+_IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
+_SAID = select(
+    agency_messages.c.handoff_id, agency_messages.c.kind, agency_messages.c.text, agency_messages.c.created_at
+).where(agency_messages.c.handoff_id.in_(_IDS))
+_TOLD = select(follow_ons.c.handoff_id, follow_ons.c.kind, follow_ons.c.payload, follow_ons.c.created_at).where(
+    follow_ons.c.handoff_id.in_(_IDS)
+)
+_THREAD = (
+    select(sent_messages.c.handoff_id, sent_messages.c.message_id)
+    .where(sent_messages.c.handoff_id.in_(_IDS))
+    .order_by(sent_messages.c.created_at)
+)
+"""A conversation's three reads, built once (every delivery runs them)."""
+
+
 def conversations(conn: Connection, handoff_ids: list[str]) -> dict[str, Conversation]:
     """The conversation of each handoff, in three queries for all of them."""
     found: dict[str, Conversation] = defaultdict(Conversation)
     if not handoff_ids:
         return found
     items: list[tuple[str, HistoryItem]] = []
-    m = agency_messages.c
-    for said in conn.execute(select(m.handoff_id, m.kind, m.text, m.created_at).where(m.handoff_id.in_(handoff_ids))):
+    for said in conn.execute(_SAID, {"ids": handoff_ids}):
         item = HistoryItem(at=said.created_at, direction="from_agency", kind=said.kind, text=said.text)
         items.append((said.handoff_id, item))
-    f = follow_ons.c
-    sent = select(f.handoff_id, f.kind, f.payload, f.created_at).where(f.handoff_id.in_(handoff_ids))
-    for told in conn.execute(sent):
+    for told in conn.execute(_TOLD, {"ids": handoff_ids}):
         text = told.payload.get("text") or told.payload.get("text_en", "")
         items.append(
             (told.handoff_id, HistoryItem(at=told.created_at, direction="to_agency", kind=told.kind, text=text))
         )
     for handoff_id, item in sorted(items, key=lambda pair: pair[1].at):
         found[handoff_id].history.append(item)
-    s = sent_messages.c
-    ids = select(s.handoff_id, s.message_id).where(s.handoff_id.in_(handoff_ids)).order_by(s.created_at)
-    for sent_id in conn.execute(ids):
+    for sent_id in conn.execute(_THREAD, {"ids": handoff_ids}):
         found[sent_id.handoff_id].thread.append(sent_id.message_id)
     return found
 

@@ -128,9 +128,9 @@ def _update(columns: tuple[str, ...], guarded: bool) -> Update:
 def update_handoffs(conn: Connection, changes: dict[str, dict[str, Any]]) -> None:
     """`update_handoff` for many handoffs: one batched statement per set of columns written."""
     shapes: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
-    for handoff_id, values in changes.items():
-        shapes[tuple(sorted(values))].append({"_id": handoff_id, **{f"_{k}": v for k, v in values.items()}})
     at = now()
+    for handoff_id, values in changes.items():
+        row = {"_id": handoff_id, "_updated_at": at, **{f"_{k}": v for k, v in values.items()}}
+        shapes[tuple(sorted(values))].append(row)
     for columns, rows in shapes.items():
-        written: dict[str, Any] = {column: bindparam(f"_{column}") for column in columns}
-        conn.execute(update(handoffs).where(handoffs.c.id == bindparam("_id")).values(**written, updated_at=at), rows)
+        conn.execute(_update(columns, False), rows)
