@@ -219,26 +219,29 @@ def _settle_in(hub: Hub, conn: Connection, jobs: list[_Job], *, held_here: bool)
         if isinstance(job.outcome, Receipt) and _receipt_applies(current[job.h.id], job.h.id in waiting)
     ]
     _settle_delivered(hub, conn, delivered, current)
+    written = {job.h.id for job in delivered}
     for job in jobs:
         h = current[job.h.id]
-        if isinstance(job.outcome, Receipt) or job.h.id not in held:
-            continue  # a stale worker's failure is never written
+        if job.h.id in written or job.h.id not in held:
+            continue  # written above; or a stale worker's outcome, never written
         if h.state == H.delivering:
             _settle_failed(hub, conn, job, h)
-        elif h.state == H.acknowledged:
-            # an error after the agency acknowledged from inside its answer: it has the case
+        elif h.state != H.pending:
+            # moved on meanwhile (the agency took the case from inside its answer to this push,
+            # or an officer acted): the delivery work is over. Left claimed, it would count
+            # against the agency's deliveries in flight until its lease ran out.
             outbox.done(conn, DELIVER, [h.id])
 
 
 def _receipt_applies(h: Handoff, waiting: bool) -> bool:
     """A receipt is written unless the handoff already moved on; a late one beats a failure by the hub.
 
-    An acknowledged handoff whose delivery work still waits was acknowledged from inside the
-    agency's answer to this very push: it gains its delivery record.
+    An acknowledged (or answered) handoff whose delivery work still waits was acknowledged (and
+    answered) from inside the agency's answer to this very push: it gains its delivery record.
     """
     if h.state in (H.pending, H.delivering, H.outcome_unknown):
         return True
-    if h.state == H.acknowledged:
+    if h.state in AGENCY_FIRST:
         return waiting
     return h.state == H.failed and h.followup_reason == FollowupReason.delivery_failed
 
@@ -246,7 +249,7 @@ def _receipt_applies(h: Handoff, waiting: bool) -> bool:
 def _settle_delivered(hub: Hub, conn: Connection, jobs: list[_Job], current: dict[str, Handoff]) -> None:
     """The common outcome, written for the whole batch at once (a few statements, not a few per handoff).
 
-    A handoff the agency already acknowledged keeps that state; it only gains its delivery record.
+    A handoff the agency already acknowledged (or answered) keeps its state; it only gains its delivery record.
     """
     if not jobs:
         return
@@ -258,7 +261,7 @@ def _settle_delivered(hub: Hub, conn: Connection, jobs: list[_Job], current: dic
         assert isinstance(receipt, Receipt)
         if not h.manual:
             circuit.record(conn, hub.settings, h.agency_id, receipt)
-        early = h.state == H.acknowledged
+        early = h.state in AGENCY_FIRST
         values: dict[str, Any] = {"last_error": None, "uncertain": False}
         if not early:
             values["state"] = next_handoff_state(h.state, "receipt").value
@@ -337,6 +340,8 @@ def _outcome_unknown(conn: Connection, h: Handoff, job: _Job, reason: str, last_
     _stop(conn, h, job, "uncertain", FollowupReason.outcome_unknown, note, reason, last_error)
 
 
+AGENCY_FIRST = frozenset({H.acknowledged, H.answered})
+"""States an agency can reach from inside its answer to a push, before the push settles."""
 _LOCK_HANDOFFS = select(handoffs).where(handoffs.c.id.in_(bindparam("ids", expanding=True))).with_for_update()
 """The handoffs an outcome is written to, locked (built once, as the outbox's statements)."""
 _STOPPED = {"fail": ("handoff.failed", "failed"), "uncertain": ("handoff.outcome_unknown", "outcome_unknown")}

@@ -31,22 +31,33 @@ class AcknowledgesFirst(StubAdapter):
 
     hub: Hub
     then_fail: bool = False
+    answers: bool = False
+    """And answers too, still before answering our push (a fast system, or an automatic reply)."""
 
     @override
     def deliver(self, envelope: Envelope) -> Receipt:
         ack = AgencyMessage(kind=MessageKind.acknowledged, agency_reference="MOH-1")
         sender = Sender(actor="agency:ministry-of-health", source="agency-api", agency_id="ministry-of-health")
         record_message(self.hub.engine, self.hub.directory, envelope.handoff_id, ack, sender)
+        if self.answers:
+            answer = AgencyMessage(kind=MessageKind.answered, text="تمت المعالجة. Done.", agency_reference="MOH-1")
+            record_message(self.hub.engine, self.hub.directory, envelope.handoff_id, answer, sender)
         if self.then_fail:
             raise RetriableDeliveryError("connection reset after the agency took the case")
         return Receipt(agency_reference="MOH-1")
 
 
-def early_acknowledging(hub: Hub, then_fail: bool) -> None:
+def early_acknowledging(hub: Hub, then_fail: bool, answers: bool = False) -> None:
     agency = hub.directory.agency("ministry-of-health")
     adapter = AcknowledgesFirst(agency, StubSettings())
-    adapter.hub, adapter.then_fail = hub, then_fail
+    adapter.hub, adapter.then_fail, adapter.answers = hub, then_fail, answers
     hub.directory._adapters[agency.id] = adapter
+
+
+def delivery_work(hub: Hub, handoff_id: str) -> int:
+    """The outbox rows still holding this handoff's delivery (claimed or due)."""
+    with hub.engine.connect() as conn:
+        return len(conn.execute(select(outbox_table.c.ref).where(outbox_table.c.ref == handoff_id)).all())
 
 
 def test_an_acknowledgement_sent_during_the_push_keeps_its_state_and_the_delivery_is_recorded(any_hub: Hub) -> None:
@@ -63,6 +74,7 @@ def test_an_acknowledgement_sent_during_the_push_keeps_its_state_and_the_deliver
     )
     assert types.count("handoff.delivered") == 1 and "message.acknowledged" in types
     assert pump(any_hub) == 0  # the outbox row is gone: nothing is delivered again
+    assert delivery_work(any_hub, read.handoffs[0].id) == 0
 
 
 def test_an_error_after_the_agency_acknowledged_is_not_retried(any_hub: Hub) -> None:
@@ -73,6 +85,35 @@ def test_an_error_after_the_agency_acknowledged_is_not_retried(any_hub: Hub) -> 
         handoff = get_case(conn, accepted.case_id).handoffs[0]
     assert (handoff.state, handoff.attempts) == ("acknowledged", 1)
     assert pump(any_hub) == 0
+    assert delivery_work(any_hub, handoff.id) == 0
+
+
+def test_an_answer_sent_during_the_push_ends_the_delivery_work_at_once(any_hub: Hub) -> None:
+    """The claim is released as the push settles, not when its lease runs out.
+
+    A held claim counts against the agency's deliveries in flight (`max_in_flight`): two such
+    claims had stopped every delivery to the agency for the lease (120 s), found by
+    bench/throughput.py --rest.
+    """
+    early_acknowledging(any_hub, then_fail=False, answers=True)
+    [accepted] = submit_cases(any_hub.engine, any_hub.directory, [make_case(category="hospital-services")], actor="ns")
+    pump(any_hub)
+    with any_hub.engine.connect() as conn:
+        read = get_case(conn, accepted.case_id)
+        types = [e.type for e in events.for_case(conn, accepted.case_id)]
+    assert (read.state, read.handoffs[0].state, read.handoffs[0].agency_reference) == ("answered", "answered", "MOH-1")
+    assert types.count("handoff.delivered") == 1 and types.count("message.answered") == 1
+    assert delivery_work(any_hub, read.handoffs[0].id) == 0
+
+
+def test_an_error_after_the_agency_answered_ends_the_delivery_work(any_hub: Hub) -> None:
+    early_acknowledging(any_hub, then_fail=True, answers=True)
+    [accepted] = submit_cases(any_hub.engine, any_hub.directory, [make_case(category="hospital-services")], actor="ns")
+    pump(any_hub)
+    with any_hub.engine.connect() as conn:
+        handoff = get_case(conn, accepted.case_id).handoffs[0]
+    assert (handoff.state, handoff.attempts) == ("answered", 1)
+    assert delivery_work(any_hub, handoff.id) == 0
 
 
 def test_a_long_batch_keeps_its_claims_and_nothing_is_published_twice(sqlite_hub: Hub, tmp_path: Path) -> None:
