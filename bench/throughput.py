@@ -486,7 +486,7 @@ def run_peer(
 
     try:
         wait_for(lambda: _up(base), "the peer's API to start", timeout=60)
-        post(requests.Session(), base, {**bodies[0], "reference": "TW-BENCH-peer-warm"})
+        post(client(), base, {**bodies[0], "reference": "TW-BENCH-peer-warm"})
         wait_for(lambda: delivered() >= 1, "the peer's warm-up case", timeout=60)
         with engine.begin() as conn:
             conn.execute(peer_cases.delete())
@@ -589,7 +589,7 @@ def run_batch_intake(
 
     def send(chunk: list[dict[str, Any]]) -> None:
         if not hasattr(local, "session"):
-            local.session = requests.Session()
+            local.session = client()
         r = local.session.post(
             f"{base}/v1/cases/batch", json={"cases": chunk}, headers={"X-API-Key": API_KEY}, timeout=60
         )
@@ -607,6 +607,13 @@ def run_batch_intake(
     return figures
 
 
+def client() -> requests.Session:
+    """A kept-alive HTTP session without requests' per-request look at the environment (.netrc, proxies)."""
+    session = requests.Session()
+    session.trust_env = False
+    return session
+
+
 def post(session: requests.Session, base: str, body: dict[str, Any]) -> None:
     r = session.post(f"{base}/v1/cases", json=body, headers={"X-API-Key": API_KEY}, timeout=30)
     if r.status_code != 201:
@@ -619,7 +626,7 @@ def poster(base: str) -> Callable[[dict[str, Any]], None]:
 
     def send(body: dict[str, Any]) -> None:
         if not hasattr(local, "session"):
-            local.session = requests.Session()
+            local.session = client()
         post(local.session, base, body)
 
     return send
@@ -788,7 +795,7 @@ def main() -> None:
             if rest:
                 agency_answers_by_callback(hub, rest, base)
             warm = case_bodies(20, categories, "warm")
-            post(requests.Session(), base, warm[0])
+            post(client(), base, warm[0])
             wait_for(lambda: reached_count(hub.engine) >= 1, "the warm-up case to arrive", timeout=60)
             if settings.recurring:  # its first pass loads scikit-learn (2 s of CPU): start-up, not a case's cost
                 wait_for(lambda: grouped(hub.engine), "the scheduler's first recurring pass", timeout=120)
@@ -896,7 +903,7 @@ def run_agency_calls(
 
     def acknowledge(row: Any) -> None:
         if not hasattr(local, "session"):
-            local.session = requests.Session()
+            local.session = client()
         r = local.session.post(
             f"{base}/agency/v1/handoffs/{row.id}/messages",
             json={"kind": "acknowledged", "text": "استلمنا طلبكم. Received.", "agency_reference": row.agency_reference},

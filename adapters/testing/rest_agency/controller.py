@@ -293,6 +293,7 @@ class Controller:
             session = getattr(self._sessions, "session", None)
             if session is None:
                 session = self._sessions.session = requests.Session()
+                session.trust_env = False  # no .netrc or proxy lookups on every push
             try:
                 r = session.post(url, json=body, headers=headers, timeout=10)
             except requests.RequestException as exc:
