@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import CompoundSelect, Connection, Select, func, select, text, union_all
+from sqlalchemy import CompoundSelect, Connection, Select, bindparam, func, select, text, union_all
 
 from adapters.errors import RetriableDeliveryError, UncertainDeliveryError
 from broker import circuit, outbox
@@ -52,13 +52,19 @@ def _manual(hub: Hub, agency_id: str) -> bool:
 
 def in_flight(conn: Connection, at: datetime) -> dict[str, int]:
     """Leased outbox rows per agency: deliveries published or running now."""
-    o = outbox_table.c
-    rows = conn.execute(
-        select(o.agency_id, func.count())
-        .where(o.agency_id.is_not(None), o.token.is_not(None), o.due_at > at)
-        .group_by(o.agency_id)
+    return {agency_id: int(count) for agency_id, count in conn.execute(_IN_FLIGHT, {"at": at})}
+
+
+_IN_FLIGHT = (
+    select(outbox_table.c.agency_id, func.count())
+    .where(
+        outbox_table.c.agency_id.is_not(None),
+        outbox_table.c.token.is_not(None),
+        outbox_table.c.due_at > bindparam("at"),
     )
-    return {agency_id: int(count) for agency_id, count in rows}
+    .group_by(outbox_table.c.agency_id)
+)
+"""Built once: every relay pass runs it."""
 
 
 def _room(hub: Hub, busy: dict[str, int], circuits: dict[str, Circuit], at: datetime) -> dict[str, int]:
