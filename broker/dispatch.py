@@ -44,6 +44,9 @@ FLUSH_SECONDS = 0.5
 T = TypeVar("T")
 H = HandoffState
 
+AGENCY_FIRST = frozenset({H.acknowledged, H.answered})
+"""States an agency can reach from inside its answer to a push, before the push settles."""
+
 
 @dataclass
 class _Job:
@@ -340,8 +343,6 @@ def _outcome_unknown(conn: Connection, h: Handoff, job: _Job, reason: str, last_
     _stop(conn, h, job, "uncertain", FollowupReason.outcome_unknown, note, reason, last_error)
 
 
-AGENCY_FIRST = frozenset({H.acknowledged, H.answered})
-"""States an agency can reach from inside its answer to a push, before the push settles."""
 _LOCK_HANDOFFS = select(handoffs).where(handoffs.c.id.in_(bindparam("ids", expanding=True))).with_for_update()
 """The handoffs an outcome is written to, locked (built once, as the outbox's statements)."""
 _STOPPED = {"fail": ("handoff.failed", "failed"), "uncertain": ("handoff.outcome_unknown", "outcome_unknown")}
