@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     relay_batch: int = Field(default=500, ge=1, description="Outbox rows claimed per relay pass.")
     task_batch: int = Field(default=20, ge=1, description="Handoffs carried by one broker message.")
     worker_concurrency: int = Field(default=4, ge=1, description="Worker threads or processes.")
+    db_pool_size: int = Field(
+        default=10,
+        ge=1,
+        description="Database connections each process keeps open; an API process runs at most this many "
+        "requests' work at once, so a burst waits for a connection instead of opening (and closing) new ones.",
+    )
     agency_max_in_flight: int = Field(
         default=2, ge=1, description="Deliveries in flight per agency (agencies.yaml `max_in_flight` overrides)."
     )

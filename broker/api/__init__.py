@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import anyio.to_thread
 from fastapi import FastAPI
 
 from broker import console
@@ -27,6 +31,22 @@ The message broker between Tawasul, Bahrain's National Suggestions and Complaint
 """
 
 
+def _threads_as_connections(hub: Hub) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Run at most `HUB_DB_POOL_SIZE` endpoints at once, one per pooled connection.
+
+    Starlette's default is 40 threads: a burst of agency calls then took connections beyond the
+    pool, each opened for one request and closed after it (a PostgreSQL session's start costs
+    more CPU than the request's own statements); now the burst waits for a thread instead.
+    """
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = hub.settings.db_pool_size
+        yield
+
+    return lifespan
+
+
 def create_app(hub: Hub) -> FastAPI:
     """The ASGI app serving `hub`."""
     docs = hub.settings.docs  # L10: off in production (HUB_DOCS=false): no open /docs, /redoc, /openapi.json
@@ -37,6 +57,7 @@ def create_app(hub: Hub) -> FastAPI:
         docs_url="/docs" if docs else None,
         redoc_url="/redoc" if docs else None,
         openapi_url="/openapi.json" if docs else None,
+        lifespan=_threads_as_connections(hub),
     )
     app.state.hub = hub
     app.state.store_gauges = store_registry(hub)

@@ -71,7 +71,11 @@ def make_engine(settings: Settings) -> Engine:
         engine._connection_cls = _ReadingConnection  # the one hook that tells autobegin apart
         return engine
     engine = create_engine(
-        settings.database_url, json_serializer=_dumps, hide_parameters=True, pool_size=10, max_overflow=20
+        settings.database_url,
+        json_serializer=_dumps,
+        hide_parameters=True,
+        pool_size=settings.db_pool_size,
+        max_overflow=20,  # beyond the pool, a connection is opened for one use and closed: rare by design
     )
     _ping_when_idle(engine)
     return engine

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from broker import agency_keys, events
 from broker.hub import Hub, set_hub
@@ -73,10 +73,10 @@ def _handoff_of(hub: Hub, case_id: str) -> str:
 
 
 @contextmanager
-def running_world(tmp_path: Path, database_url: str | None = None) -> Iterator[World]:
+def running_world(tmp_path: Path, database_url: str | None = None, **settings: Any) -> Iterator[World]:
     """Build the world on a fresh hub (SQLite unless given an emptied database) and serve its API."""
     url = database_url or f"sqlite:///{tmp_path / 'hub.db'}"
-    hub = Hub(hub_settings(url, tmp_path, config_dir=connected_config(tmp_path)))
+    hub = Hub(hub_settings(url, tmp_path, config_dir=connected_config(tmp_path), **settings))
     upgrade(hub.engine)
     set_hub(hub)
     d = hub.directory
@@ -336,6 +336,24 @@ def test_the_same_message_posted_at_once_on_postgresql_has_one_effect(pg_hub: Hu
         assert statuses.count(201) == 2, statuses  # one per dedup key: the header, and the content
         assert set(statuses) == {200, 201}
         assert len(keys) == 2
+
+
+def test_a_burst_of_agency_calls_waits_for_pooled_connections_instead_of_opening_more(
+    pg_hub: Hub, tmp_path: Path
+) -> None:
+    """Beyond the pool, a connection was opened for one request and closed after it (issue 14)."""
+    with running_world(tmp_path, pg_hub.settings.database_url, db_pool_size=3) as w:
+        opened: list[object] = []
+        event.listen(w.hub.engine, "connect", lambda conn, _record: opened.append(conn))
+
+        def read(_: int) -> int:
+            return w.call("GET", f"/handoffs/{w.works[0]}", w.works_key).status_code
+
+        with ThreadPoolExecutor(24) as pool:
+            statuses = list(pool.map(read, range(96)))
+        assert statuses == [200] * 96
+        assert w.hub.engine.pool.checkedout() == 0
+    assert len(opened) <= 3, f"{len(opened)} connections opened for a pool of 3"
 
 
 def test_an_agency_cannot_reopen_a_handoff_it_rejected(world: World) -> None:
