@@ -762,6 +762,7 @@ def main() -> None:
         shared: dict[str, Callable[[], list[int]]] = {
             "postgres": lambda: postgres_backends(hub.engine),
             "rabbitmq": rabbitmq_pids,
+            "bench": lambda: [os.getpid()],  # the clients, and with --rest the agencies it plays
         }
         peer_meter = Meter(
             {"api": lambda: procs.pids("peer-api"), "worker": lambda: procs.pids("peer-worker"), **shared}
@@ -835,9 +836,9 @@ def main() -> None:
 
 
 SCALE = ((1, 1), (2, 1), (1, 2), (2, 2))
+"""API processes x worker processes for `--scale`: what a second process of each kind buys on these cores."""
 CALL_ROUND = 100
 """Requests of each kind a round in `--only calls`."""
-"""API processes x worker processes for `--scale`: what a second process of each kind buys on these cores."""
 
 
 def run_scaled(
@@ -955,8 +956,11 @@ def report(results: list[Figures], memory: dict[str, dict[str, float]]) -> None:
             print(f"ratio hub/raw, {what}: {r.rate / raw.rate:.2f}")
         if peer:
             print(f"ratio hub/naive peer, {what}: {r.rate / peer.rate:.2f}")
-    columns = ["api", "worker", "scheduler", "postgres", "rabbitmq", "machine"]
-    print("\nCPU milliseconds per case (machine: every process on it, other users included)")
+    columns = ["api", "worker", "scheduler", "postgres", "rabbitmq", "bench", "machine"]
+    print(
+        "\nCPU milliseconds per case (bench: this script's clients, and with --rest the agencies it plays; "
+        "machine: every process on it, other users included)"
+    )
     print(f"{'run':<48}" + "".join(f"{c:>10}" for c in columns) + f"{'busy':>7}")
     for r in results:
         if r.cpu is None:
