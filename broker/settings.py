@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     task_batch: int = Field(default=20, ge=1, description="Handoffs carried by one broker message.")
     worker_concurrency: int = Field(default=4, ge=1, description="Worker threads or processes.")
     db_pool_size: int = Field(
-        default=10,
+        default=5,
         ge=1,
         description="Database connections each process keeps open; an API process runs at most this many "
         "requests' work at once, so a burst waits for a connection instead of opening (and closing) new ones.",
