@@ -32,7 +32,7 @@ from sqlalchemy import Engine, Row, bindparam, insert, or_, select, update
 from broker.config import Directory
 from broker.errors import HubError, NotFound, Throttled
 from broker.ids import new_id
-from broker.store.engine import now, transaction
+from broker.store.engine import now, single_read, transaction
 from broker.store.tables import agency_keys
 from broker.throttle import TokenBuckets
 
@@ -252,7 +252,7 @@ _BY_LOOKUP = select(agency_keys.c.id, agency_keys.c.agency_id, agency_keys.c.has
 def _verify(engine: Engine, key: str, lookup: str | None, guard: KeyGuard | None) -> str:
     if lookup is None:
         raise KeyRefused("malformed API key: expected tw_<lookup>_<secret>")
-    with engine.connect() as conn:
+    with single_read(engine) as conn:
         row = conn.execute(_BY_LOOKUP, {"lookup": lookup}).first()
     stored = row.hash if row is not None else _DUMMY_ROW_HASH
     if stored.startswith(f"{SCHEME}$"):

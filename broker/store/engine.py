@@ -131,6 +131,19 @@ def transaction(engine: Engine) -> Iterator[Connection]:
         wakeup.after_commit(engine)
 
 
+@contextmanager
+def single_read(engine: Engine) -> Iterator[Connection]:
+    """A connection for one read statement: on PostgreSQL with no transaction around it.
+
+    A transaction costs one SELECT two more statements (BEGIN and ROLLBACK), each a round trip
+    PostgreSQL parses and runs; SQLite's transactions are local and keep their snapshot rules.
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn
+
+
 def now() -> datetime:
     """The current instant in UTC (one place to freeze in tests)."""
     return datetime.now(UTC)

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from psycopg import pq
+from sqlalchemy import Connection, event, select
 from structlog.testing import capture_logs
 
 from broker import agency_keys
@@ -49,6 +50,29 @@ def test_a_new_key_admits_its_agency_and_only_its_hmac_is_stored(any_hub: Hub) -
     assert issued.key not in "".join(str(v) for v in row)
     assert row.lookup in issued.key
     assert row.created_by == "amina"
+
+
+def test_a_key_check_on_postgresql_reads_outside_a_transaction_and_leaves_the_pool_transactional(
+    pg_hub: Hub,
+) -> None:
+    """One SELECT, not BEGIN, SELECT and ROLLBACK: every agency call checks a key (issue 14)."""
+    hub = pg_hub
+    issued = agency_keys.create(hub.engine, hub.directory, AGENCY, created_by="amina")
+    status: list[pq.TransactionStatus] = []
+
+    def seen(conn: Connection, *_: object) -> None:
+        status.append(conn.connection.dbapi_connection.info.transaction_status)  # type: ignore[union-attr]
+
+    event.listen(hub.engine, "after_cursor_execute", seen)
+    try:
+        assert agency_keys.authenticate(hub.engine, hub.directory, issued.key) == AGENCY
+    finally:
+        event.remove(hub.engine, "after_cursor_execute", seen)
+    assert status == [pq.TransactionStatus.IDLE]
+    with pytest.raises(RuntimeError), transaction(hub.engine) as conn:  # the same pooled connection, back in
+        conn.execute(table.delete())  # a transaction: undone with it
+        raise RuntimeError
+    assert agency_keys.authenticate(hub.engine, hub.directory, issued.key) == AGENCY
 
 
 def test_a_key_for_an_unknown_agency_is_not_issued(any_hub: Hub) -> None:
