@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import json
 import os
@@ -13,8 +14,8 @@ from collections.abc import Iterable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
+from urllib.parse import urlsplit
 
-import requests
 import structlog
 
 from adapters.rest import RestSettings
@@ -137,9 +138,9 @@ class Controller:
         self.tokens_issued = 0
         self.stopping = threading.Event()
         self._pushers = ThreadPoolExecutor(64, thread_name_prefix="sim-push")
-        """Pushes to the hub: pooled threads, each with a keep-alive session (a thread and a connection
+        """Pushes to the hub: pooled threads, each with a keep-alive connection (a thread and a connection
         per push cost the benchmark's simulator more CPU than the hub spent on the call)."""
-        self._sessions = threading.local()
+        self._connections = threading.local()
         self._behaviour: dict[str, Behaviour] = {}
         self._requests: list[Request] = []
         self._tickets: dict[tuple[str, str], _Ticket] = {}
@@ -289,25 +290,44 @@ class Controller:
         The same Idempotency-Key goes again after a pause on a connection error (a kept-alive
         connection the hub closed meanwhile) or a 429/503 (its Retry-After, at most 5 s).
         """
+        data = json.dumps(body, ensure_ascii=False).encode()
+        headers = {**headers, "Content-Type": "application/json; charset=utf-8"}
         for attempt in range(tries):
-            session = getattr(self._sessions, "session", None)
-            if session is None:
-                session = self._sessions.session = requests.Session()
-                session.trust_env = False  # no .netrc or proxy lookups on every push
             try:
-                r = session.post(url, json=body, headers=headers, timeout=10)
-            except requests.RequestException as exc:
-                self._sessions.session = None  # a fresh connection next time
+                status, retry_after = self._post(url, data, headers)
+            except OSError as exc:  # refused, reset, timed out, or an answer that is not HTTP
+                self._connections.connection = None  # a fresh connection next time
                 log.warning("simulator.push_failed", agency=t.agency, handoff=t.handoff, error=str(exc))
                 pause = 0.2 * 2**attempt
             else:
-                kind, status = body["kind"], r.status_code
-                log.info("simulator.pushed", agency=t.agency, handoff=t.handoff, kind=kind, status=status)
-                if r.status_code not in (429, 503):
+                log.info("simulator.pushed", agency=t.agency, handoff=t.handoff, kind=body["kind"], status=status)
+                if status not in (429, 503):
                     return
-                pause = min(float(r.headers.get("Retry-After") or 1), 5.0)
+                pause = min(float(retry_after or 1), 5.0)
             if attempt + 1 == tries or self.stopping.wait(pause):
                 return
+
+    def _post(self, url: str, data: bytes, headers: dict[str, str]) -> tuple[int, str | None]:
+        """One POST on this thread's kept-alive connection; the status and Retry-After.
+
+        The standard library's client, not requests: the benchmark plays hundreds of agencies' pushes
+        a second beside the hub, and requests cost the simulator more CPU per push than the hub's API
+        spent answering it.
+        """
+        parts = urlsplit(url)
+        connection = getattr(self._connections, "connection", None)
+        if connection is None or (connection.host, connection.port) != (parts.hostname, parts.port):
+            kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+            connection = self._connections.connection = kind(parts.hostname or "", parts.port, timeout=10)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        try:
+            connection.request("POST", path, body=data, headers=headers)
+            response = connection.getresponse()
+            response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            connection.close()
+            raise OSError(f"{type(exc).__name__}: {exc}") from exc
+        return response.status, response.getheader("Retry-After")
 
 
 def profile_for(settings: RestSettings) -> Profile:
