@@ -8,19 +8,24 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from adapters.testing.rest_agency import Controller, running_simulator
 from broker import events, follow_ons, followup, redelivery, review, transfers
 from broker.deadlines import record_citizen_info
+from broker.envelopes import conversations
 from broker.hub import Hub
+from broker.intake import submit_cases
 from broker.messages import Sender, record_message
+from broker.store.cases import get_case
+from broker.store.engine import transaction
+from broker.store.tables import agency_messages, handoffs, sent_messages
 from broker.store.tables import follow_ons as follow_ons_table
-from broker.store.tables import handoffs
 from broker.sweep import sweep
 from schemas import AgencyMessage, CitizenInfo, MessageKind
 from tests.conftest import make_case
@@ -213,3 +218,81 @@ def test_an_officer_can_send_an_uncertain_delivery_again(hub: Hub, sim: Sim) -> 
     done = handoff(hub, case_id=h["case_id"])
     [ticket] = tickets(sim, HOUSING, case.reference)
     assert (done["state"], done["agency_reference"]) == ("delivered", ticket)
+
+
+def test_a_conversation_is_read_in_order_both_ways_with_the_hubs_sent_ids(any_hub: Hub) -> None:
+    """What a redelivery's envelope carries, read in one statement for a batch of handoffs (issue 14)."""
+    [first, second] = submit_cases(
+        any_hub.engine, any_hub.directory, [make_case(), make_case()], actor="national-system"
+    )
+    with any_hub.engine.connect() as conn:
+        ids = [get_case(conn, a.case_id).handoffs[0].id for a in (first, second)]
+    at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    with transaction(any_hub.engine) as conn:
+        said = {"source": "agency-api", "actor": "agency", "data": {}, "agency_reference": None, "sent_at": None}
+        conn.execute(
+            insert(agency_messages),
+            [
+                {
+                    **said,
+                    "id": "m1",
+                    "handoff_id": ids[0],
+                    "kind": "answered",
+                    "text": "تم الإصلاح",
+                    "dedup_key": "a",
+                    "created_at": at + timedelta(minutes=2),
+                },
+                {
+                    **said,
+                    "id": "m2",
+                    "handoff_id": ids[0],
+                    "kind": "acknowledged",
+                    "text": "استلمنا",
+                    "dedup_key": "b",
+                    "created_at": at,
+                },
+            ],
+        )
+        conn.execute(
+            insert(follow_ons_table),
+            [
+                {
+                    "id": "f1",
+                    "handoff_id": ids[0],
+                    "kind": "citizen_info",
+                    "state": "sent",
+                    "attempts": 1,
+                    "payload": {"text": "رقم الطلب ٤٥٦٧"},
+                    "created_at": at + timedelta(minutes=1),
+                    "updated_at": at,
+                },
+                {
+                    "id": "f2",
+                    "handoff_id": ids[1],
+                    "kind": "reminder",
+                    "state": "sent",
+                    "attempts": 1,
+                    "payload": {"text": "", "text_en": "A reminder"},
+                    "created_at": at,
+                    "updated_at": at,
+                },
+            ],
+        )
+        conn.execute(
+            insert(sent_messages),
+            [
+                {"message_id": "<r2@hub>", "handoff_id": ids[0], "created_at": at + timedelta(minutes=3)},
+                {"message_id": "<r1@hub>", "handoff_id": ids[0], "created_at": at},
+            ],
+        )
+    with any_hub.engine.connect() as conn:
+        found = conversations(conn, [*ids, "h_nothing_said"])
+    assert [(i.direction, i.kind, i.text, i.at) for i in found[ids[0]].history] == [
+        ("from_agency", "acknowledged", "استلمنا", at),
+        ("to_agency", "citizen_info", "رقم الطلب ٤٥٦٧", at + timedelta(minutes=1)),
+        ("from_agency", "answered", "تم الإصلاح", at + timedelta(minutes=2)),
+    ]
+    assert found[ids[0]].thread == ["<r1@hub>", "<r2@hub>"]
+    assert [(i.direction, i.text) for i in found[ids[1]].history] == [("to_agency", "A reminder")]
+    assert found[ids[1]].thread == []
+    assert found["h_nothing_said"].history == []
