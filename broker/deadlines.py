@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, Row, select, update
 
 from broker import events, follow_ons, followup
 from broker.config import Directory
@@ -23,7 +23,7 @@ from broker.sla import SlaPolicy
 from broker.store.cases import find_case_id
 from broker.store.engine import now, transaction
 from broker.store.handoffs import Handoff, load
-from broker.store.tables import cases, handoffs
+from broker.store.tables import handoffs
 from schemas import CitizenInfo, FollowOnKind, FollowupReason, MessageKind
 from schemas.sla import WorkingDuration
 
@@ -70,12 +70,20 @@ def announce_handoff(policy: SlaPolicy, h: Handoff) -> dict[str, Any]:
 
 
 def on_message(
-    conn: Connection, policy: SlaPolicy, h: Handoff, kind: MessageKind, state: str, actor: str
+    conn: Connection,
+    policy: SlaPolicy,
+    h: Handoff,
+    kind: MessageKind,
+    state: str,
+    actor: str,
+    *,
+    case: Row[Any, Any, Any] | None = None,
 ) -> dict[str, Any]:
     """Clock changes for an agency message on handoff `h` (now in `state`); returns columns to write.
 
     Any message counts as the acknowledgement; an answer stops the clock and starts the central
-    office's review clock; `needs_info` pauses the clock, keeping the working time left.
+    office's review clock (`case`: an answer's case, its kind and category); `needs_info` pauses
+    the clock, keeping the working time left.
     """
     at = now()
     cal = policy.calendar
@@ -83,7 +91,7 @@ def on_message(
     if h.acknowledged_at is None:
         values["acknowledged_at"] = at
     if kind is MessageKind.answered and h.answered_at is None:
-        case = conn.execute(select(cases.c.kind, cases.c.category).where(cases.c.id == h.case_id)).one()
+        assert case is not None
         review = policy.deadlines(case.kind, case.category, h.agency_id).review
         values.update(answered_at=at, review_due_at=cal.add_working(at, review))
     if state in CLOCKS_STOPPED:

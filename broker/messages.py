@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, Engine, bindparam, case, func, insert, select
+from sqlalchemy import Connection, Engine, Row, bindparam, case, func, insert, select
 
 from broker import deadlines, events, followup, metrics, transfers
 from broker.config import Directory
@@ -128,8 +128,11 @@ def record_message(
             values["agency_reference"] = message.agency_reference
         if h.state == HandoffState.outcome_unknown:
             values["uncertain"] = False  # the agency's own word: it has the case
+        # an answer locks its case now (two agencies answering at once then see each other's answer);
+        # the same read gives the review clock its kind and category and the case's move its state
+        case_row = conn.execute(_LOCK_CASE, {"case": h.case_id}).one() if message.kind is MessageKind.answered else None
         values.update(_followup(conn, h, message, state))
-        values.update(deadlines.on_message(conn, directory.sla, h, message.kind, state, sender.actor))
+        values.update(deadlines.on_message(conn, directory.sla, h, message.kind, state, sender.actor, case=case_row))
         update_handoff(conn, handoff_id, values, expect=h.state)
         events.append(
             conn,
@@ -144,7 +147,7 @@ def record_message(
             attachments=[a.model_dump(mode="json") for a in message.attachments],
             handoff_state=state,
         )
-        _consequences(conn, directory, replace(h, state=state), message, sender)
+        _consequences(conn, directory, replace(h, state=state), message, sender, case_row)
     log.info("message.recorded", handoff=handoff_id, case=h.case_id, kind=message.kind.value, source=sender.source)
     metrics.message_recorded(sender.source, message.kind.value)
     return Recorded(message_id, state, duplicate=False)
@@ -160,7 +163,9 @@ _COUNT_AND_SEEN = select(
 ).where(agency_messages.c.handoff_id == bindparam("_handoff"))
 """A handoff's message count and the message with a dedup key, if any (built once, as the INSERT)."""
 _INSERT = insert(agency_messages)
-_LOCK_CASE = select(cases.c.id).where(cases.c.id == bindparam("case")).with_for_update()
+_LOCK_CASE = (
+    select(cases.c.state, cases.c.kind, cases.c.category).where(cases.c.id == bindparam("case")).with_for_update()
+)
 _OTHER_STATES = select(handoffs.c.state).where(
     handoffs.c.case_id == bindparam("case"), handoffs.c.id != bindparam("handoff")
 )
@@ -200,14 +205,20 @@ def _followup(conn: Connection, h: Handoff, message: AgencyMessage, state: str) 
     return followup.cleared(conn, h, *settled, state=state)
 
 
-def _consequences(conn: Connection, directory: Directory, h: Handoff, message: AgencyMessage, sender: Sender) -> None:
-    """What a message means for the case beyond its handoff."""
+def _consequences(
+    conn: Connection,
+    directory: Directory,
+    h: Handoff,
+    message: AgencyMessage,
+    sender: Sender,
+    case_row: Row[Any, Any, Any] | None,
+) -> None:
+    """What a message means for the case beyond its handoff (`case_row`: an answer's case, read under its lock)."""
     if message.kind is MessageKind.answered:
-        # Lock the case first: two agencies answering at once then see each other's answer.
-        conn.execute(_LOCK_CASE, {"case": h.case_id})
+        assert case_row is not None
         others = conn.execute(_OTHER_STATES, {"case": h.case_id, "handoff": h.id}).scalars()
         if all_answered(others):
-            state = move_case(conn, h.case_id, "answer")
+            state = move_case(conn, h.case_id, "answer", state=case_row.state)
             events.append(conn, type="case.answered", case_id=h.case_id, actor=sender.actor, case_state=state)
     elif message.kind is MessageKind.transfer_requested and message.transfer_to is not None:
         request = {"to": message.transfer_to, "text": message.text, "by": sender.actor, "at": now().isoformat()}

@@ -50,9 +50,17 @@ def get_case(conn: Connection, id_or_reference: str) -> CaseOut:
     )
 
 
-def move_case(conn: Connection, case_id: str, action: str) -> str:
-    """Move a case by `action` (InvalidTransition if its state forbids it); returns the new state."""
-    return move_cases(conn, [case_id], action)[case_id]
+def move_case(conn: Connection, case_id: str, action: str, *, state: str | None = None) -> str:
+    """Move a case by `action` (InvalidTransition if its state forbids it); returns the new state.
+
+    `state`: the case's state as the caller read it under the case's lock (not read again).
+    """
+    if state is None:
+        return move_cases(conn, [case_id], action)[case_id]
+    after = next_case_state(state, action).value
+    if after != state:
+        conn.execute(_MOVE, [{"_id": case_id, "_state": after, "_at": now()}])
+    return after
 
 
 def move_cases(conn: Connection, case_ids: list[str], action: str) -> dict[str, str]:
