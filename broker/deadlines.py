@@ -79,7 +79,7 @@ def on_message(
     *,
     case: Row[Any, Any, Any] | None = None,
 ) -> dict[str, Any]:
-    """Clock changes for an agency message on handoff `h` (now in `state`); returns columns to write.
+    """Clock changes for a message on handoff `h` (read under its lock, now in `state`); returns columns to write.
 
     Any message counts as the acknowledgement; an answer stops the clock and starts the central
     office's review clock (`case`: an answer's case, its kind and category); `needs_info` pauses
@@ -94,15 +94,16 @@ def on_message(
         assert case is not None
         review = policy.deadlines(case.kind, case.category, h.agency_id).review
         values.update(answered_at=at, review_due_at=cal.add_working(at, review))
+    # `h` was read under its row lock: its version + 1 is exact, and the UPDATE keeps its cached shape
     if state in CLOCKS_STOPPED:
-        values.update(next_check_at=None, paused_at=None, deadline_version=handoffs.c.deadline_version + 1)
+        values.update(next_check_at=None, paused_at=None, deadline_version=h.deadline_version + 1)
     elif kind is MessageKind.needs_info and h.paused_at is None and h.answer_due_at is not None:
         left = max(cal.working_between(at, h.answer_due_at), timedelta(0))
         values.update(
             paused_at=at,
             remaining=left.total_seconds(),
             next_check_at=None,
-            deadline_version=handoffs.c.deadline_version + 1,
+            deadline_version=h.deadline_version + 1,
         )
         events.append(
             conn,
