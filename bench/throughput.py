@@ -63,6 +63,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -295,17 +296,31 @@ def postgres_backends(engine: Engine) -> list[int]:
         return [int(r.pid) for r in rows]
 
 
+def pg_sessions(engine: Engine) -> int:
+    """Sessions opened on the scratch database so far (PostgreSQL's statistics, a moment behind).
+
+    A session that opens and closes within a run costs PostgreSQL a process start the backends'
+    CPU never shows: the count makes such churn visible.
+    """
+    with engine.connect() as conn:
+        q = text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        return int(conn.execute(q).scalar_one())
+
+
 class Meter:
     """CPU seconds each group of processes spends between `start` and `stop`; the machine's too.
 
     PostgreSQL counts the backends serving the scratch database (not its shared background
     writers); RabbitMQ is its whole server process (other users of the broker included).
+    `sessions` reads how many PostgreSQL sessions were opened so far.
     """
 
-    def __init__(self, groups: dict[str, Callable[[], list[int]]]) -> None:
+    def __init__(self, groups: dict[str, Callable[[], list[int]]], sessions: Callable[[], int]) -> None:
         self.groups = groups
+        self.sessions = sessions
         self.before: dict[str, dict[int, float]] = {}
         self.machine = (0.0, 0.0)
+        self.opened = 0
 
     def _read(self) -> dict[str, dict[int, float]]:
         return {name: {pid: cpu_of(pid) for pid in pids()} for name, pids in self.groups.items()}
@@ -313,6 +328,7 @@ class Meter:
     def start(self) -> None:
         self.before = self._read()
         self.machine = machine_busy()
+        self.opened = self.sessions()
 
     def stop(self) -> dict[str, float]:
         after = self._read()
@@ -323,6 +339,7 @@ class Meter:
         busy, total = machine_busy()
         used["machine"] = busy - self.machine[0]
         used["machine_share"] = (busy - self.machine[0]) / max(1e-9, total - self.machine[1])
+        used["sessions"] = self.sessions() - self.opened
         return used
 
     def rss(self) -> dict[str, float]:
@@ -764,8 +781,9 @@ def main() -> None:
             "rabbitmq": rabbitmq_pids,
             "bench": lambda: [os.getpid()],  # the clients, and with --rest the agencies it plays
         }
+        sessions = partial(pg_sessions, hub.engine)
         peer_meter = Meter(
-            {"api": lambda: procs.pids("peer-api"), "worker": lambda: procs.pids("peer-worker"), **shared}
+            {"api": lambda: procs.pids("peer-api"), "worker": lambda: procs.pids("peer-worker"), **shared}, sessions
         )
         meter = Meter(
             {
@@ -773,7 +791,8 @@ def main() -> None:
                 "worker": lambda: procs.pids("worker-"),
                 "scheduler": lambda: procs.pids("scheduler"),
                 **shared,
-            }
+            },
+            sessions,
         )
         try:
             if "raw" in only:
@@ -961,12 +980,13 @@ def report(results: list[Figures], memory: dict[str, dict[str, float]]) -> None:
         "\nCPU milliseconds per case (bench: this script's clients, and with --rest the agencies it plays; "
         "machine: every process on it, other users included)"
     )
-    print(f"{'run':<48}" + "".join(f"{c:>10}" for c in columns) + f"{'busy':>7}")
+    print(f"{'run':<48}" + "".join(f"{c:>10}" for c in columns) + f"{'busy':>7}{'sessions':>10}")
     for r in results:
         if r.cpu is None:
             continue
         cells = "".join(f"{1000 * r.cpu.get(c, 0.0) / r.count:>10.2f}" for c in columns)
-        print(f"{r.label[:47]:<48}{cells}{100 * r.cpu['machine_share']:>6.0f}%")
+        print(f"{r.label[:47]:<48}{cells}{100 * r.cpu['machine_share']:>6.0f}%{r.cpu['sessions']:>10.0f}")
+    print("(sessions: PostgreSQL sessions opened during the run, from its statistics; a steady pool opens none)")
     if peer and peer.cpu:
         own = ("api", "worker", "scheduler", "postgres")
         mine = sum(peer.cpu.get(c, 0.0) for c in own) / peer.count
