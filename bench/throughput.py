@@ -16,8 +16,10 @@ In one run, on the same broker (a queue prefix of its own) and a scratch Postgre
 5. paced: cases POSTed over HTTP at a fixed rate (50/s by default), for latency.
 
 For each run it reports the CPU seconds per case of each process (API, worker, scheduler, the
-PostgreSQL backends of the scratch database, the RabbitMQ server) read from /proc before and after,
-the whole machine's, and each process's resident memory at rest and after the paced run. On a
+PostgreSQL backends of the scratch database, the RabbitMQ server, and this script: its clients and,
+with --rest, the agencies it plays) read from /proc before and after, the whole machine's, the
+PostgreSQL sessions opened during the run, and each process's resident memory at rest and after
+the paced run. On a
 shared machine absolute figures move from run to run; the ratios measured in one run are the
 measure, and on a noisy one `--rounds N` pairs N hub runs each with a peer run of its own just
 before it and reports the medians of the ratios.
