@@ -220,6 +220,11 @@ _STATE = select(agency_circuits.c.state, agency_circuits.c.consecutive_failures)
 """An agency's breaker at a glance, read on every delivery's outcome (built once)."""
 
 
+def untroubled(state: str | None, consecutive_failures: int | None) -> bool:
+    """Whether a success leaves this breaker as it is: closed with no failures counted (None: no row yet)."""
+    return state is None or (state == CircuitState.closed and consecutive_failures == 0)
+
+
 def record(conn: Connection, settings: Settings, agency_id: str, outcome: Receipt | DeliveryError) -> None:
     """Tell the agency's breaker how one call went (called as the outcome is settled).
 
@@ -232,7 +237,7 @@ def record(conn: Connection, settings: Settings, agency_id: str, outcome: Receip
     failed = isinstance(outcome, RetriableDeliveryError | UncertainDeliveryError)
     if not failed:
         row = conn.execute(_STATE, {"agency": agency_id}).first()
-        if row is None or (row.state == CircuitState.closed and row.consecutive_failures == 0):
+        if row is None or untroubled(row.state, row.consecutive_failures):
             return
     before = _locked(conn, agency_id)
     after = (

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import structlog
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, Row, bindparam, insert, select
 
 from adapters.base import Adapter
 from adapters.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError, UncertainDeliveryError
@@ -33,7 +33,7 @@ from broker.retry import backoff
 from broker.store.cases import move_cases
 from broker.store.engine import now, transaction
 from broker.store.handoffs import Handoff, update_handoff, update_handoffs
-from broker.store.tables import cases, handoffs, sent_messages
+from broker.store.tables import agency_circuits, cases, handoffs, sent_messages
 from schemas import Envelope, FollowupReason, HandoffState, Receipt
 
 log = structlog.get_logger(__name__)
@@ -215,13 +215,14 @@ def _settle_in(hub: Hub, conn: Connection, jobs: list[_Job], *, held_here: bool)
         held = waiting = set(ids)
     else:
         held, waiting = outbox.holding_and_waiting(conn, DELIVER, {job.h.id: job.taken.token for job in jobs})
-    current = {row.id: Handoff.from_row(row) for row in conn.execute(_LOCK_HANDOFFS, {"ids": ids})}
+    locked = {row.id: row for row in conn.execute(_LOCK_HANDOFFS, {"ids": ids})}
+    current = {handoff_id: Handoff.from_row(row) for handoff_id, row in locked.items()}
     delivered = [
         job
         for job in jobs
         if isinstance(job.outcome, Receipt) and _receipt_applies(current[job.h.id], job.h.id in waiting)
     ]
-    _settle_delivered(hub, conn, delivered, current)
+    _settle_delivered(hub, conn, delivered, current, locked)
     written = {job.h.id for job in delivered}
     for job in jobs:
         h = current[job.h.id]
@@ -249,10 +250,13 @@ def _receipt_applies(h: Handoff, waiting: bool) -> bool:
     return h.state == H.failed and h.followup_reason == FollowupReason.delivery_failed
 
 
-def _settle_delivered(hub: Hub, conn: Connection, jobs: list[_Job], current: dict[str, Handoff]) -> None:
+def _settle_delivered(
+    hub: Hub, conn: Connection, jobs: list[_Job], current: dict[str, Handoff], locked: dict[str, Row[Any]]
+) -> None:
     """The common outcome, written for the whole batch at once (a few statements, not a few per handoff).
 
     A handoff the agency already acknowledged (or answered) keeps its state; it only gains its delivery record.
+    `locked`: the handoffs' rows as locked, with their case's state and their agency's breaker.
     """
     if not jobs:
         return
@@ -262,7 +266,8 @@ def _settle_delivered(hub: Hub, conn: Connection, jobs: list[_Job], current: dic
     for job in jobs:
         h, receipt = current[job.h.id], job.outcome
         assert isinstance(receipt, Receipt)
-        if not h.manual:
+        glance = locked[h.id]
+        if not h.manual and not circuit.untroubled(glance.circuit_state, glance.circuit_failures):
             circuit.record(conn, hub.settings, h.agency_id, receipt)
         early = h.state in AGENCY_FIRST
         values: dict[str, Any] = {"last_error": None, "uncertain": False}
@@ -284,7 +289,8 @@ def _settle_delivered(hub: Hub, conn: Connection, jobs: list[_Job], current: dic
         if receipt.message_id:
             sent.append({"message_id": receipt.message_id, "handoff_id": h.id, "created_at": now()})
     update_handoffs(conn, changes)
-    move_cases(conn, [job.h.case_id for job in jobs], "deliver")
+    case_states = {row.case_id: row.case_state for row in locked.values()}
+    move_cases(conn, [job.h.case_id for job in jobs], "deliver", states=case_states)
     events.append_many(conn, rows)
     if sent:
         conn.execute(insert(sent_messages), sent)
@@ -343,8 +349,20 @@ def _outcome_unknown(conn: Connection, h: Handoff, job: _Job, reason: str, last_
     _stop(conn, h, job, "uncertain", FollowupReason.outcome_unknown, note, reason, last_error)
 
 
-_LOCK_HANDOFFS = select(handoffs).where(handoffs.c.id.in_(bindparam("ids", expanding=True))).with_for_update()
-"""The handoffs an outcome is written to, locked (built once, as the outbox's statements)."""
+_LOCK_HANDOFFS = (
+    select(
+        handoffs,
+        cases.c.state.label("case_state"),
+        agency_circuits.c.state.label("circuit_state"),
+        agency_circuits.c.consecutive_failures.label("circuit_failures"),
+    )
+    .join(cases, cases.c.id == handoffs.c.case_id)
+    .outerjoin(agency_circuits, agency_circuits.c.agency_id == handoffs.c.agency_id)
+    .where(handoffs.c.id.in_(bindparam("ids", expanding=True)))
+    .with_for_update(of=handoffs)
+)
+"""The handoffs an outcome is written to, locked, with their case's state and their agency's breaker at a
+glance: one statement where three were (built once, as the outbox's statements)."""
 _STOPPED = {"fail": ("handoff.failed", "failed"), "uncertain": ("handoff.outcome_unknown", "outcome_unknown")}
 """Per way of stopping: its event, and its outcome in logs and metrics."""
 

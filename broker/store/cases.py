@@ -63,9 +63,16 @@ def move_case(conn: Connection, case_id: str, action: str, *, state: str | None 
     return after
 
 
-def move_cases(conn: Connection, case_ids: list[str], action: str) -> dict[str, str]:
-    """Move each case by `action`, once per occurrence in `case_ids`; returns every case's new state."""
-    before = dict(conn.execute(_STATES, {"ids": list(set(case_ids))}).all())
+def move_cases(
+    conn: Connection, case_ids: list[str], action: str, *, states: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Move each case by `action`, once per occurrence in `case_ids`; returns every case's new state.
+
+    `states`: the cases' states as the caller read them in this transaction (not read again).
+    """
+    if states is None:
+        states = dict(conn.execute(_STATES, {"ids": list(set(case_ids))}).all())
+    before = {case_id: states[case_id] for case_id in set(case_ids)}
     after = dict(before)
     for case_id in case_ids:
         after[case_id] = next_case_state(after[case_id], action).value
