@@ -55,12 +55,7 @@ def move_case(conn: Connection, case_id: str, action: str, *, state: str | None 
 
     `state`: the case's state as the caller read it under the case's lock (not read again).
     """
-    if state is None:
-        return move_cases(conn, [case_id], action)[case_id]
-    after = next_case_state(state, action).value
-    if after != state:
-        conn.execute(_MOVE, [{"_id": case_id, "_state": after, "_at": now()}])
-    return after
+    return move_cases(conn, [case_id], action, states=None if state is None else {case_id: state})[case_id]
 
 
 def move_cases(
