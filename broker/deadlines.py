@@ -77,7 +77,7 @@ def on_message(
     state: str,
     actor: str,
     *,
-    case: Row[Any, Any, Any] | None = None,
+    case: Row[Any, Any, Any] | None,
 ) -> dict[str, Any]:
     """Clock changes for a message on handoff `h` (read under its lock, now in `state`); returns columns to write.
 
