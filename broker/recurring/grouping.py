@@ -48,7 +48,8 @@ class Group:
     categories: list[str] = field(default_factory=list)
     centroid_norm: float = 0.0
     stored: Arrays | None = None
-    """The centroid as read from the store; turned into `centroid` only if a case joins."""
+    """The centroid as arrays: as read from the store (turned into `centroid` only if a case joins), or
+    made from `centroid` when first compared after a case joined, so each case's score reuses them."""
     _centroid: Vector | None = None
 
     @property
@@ -62,9 +63,9 @@ class Group:
 
     def arrays(self) -> Arrays:
         """The centroid as arrays, for `similarity.cosine`."""
-        if self._centroid is None and self.stored is not None:
-            return self.stored
-        return arrays(self.centroid)
+        if self.stored is None:
+            self.stored = arrays(self.centroid)
+        return self.stored
 
     def add(self, sig: Signature) -> None:
         """Take `sig` in: span, place parts it was missing, categories, centroid."""
