@@ -310,23 +310,39 @@ class Controller:
     def _post(self, url: str, data: bytes, headers: dict[str, str]) -> tuple[int, str | None]:
         """One POST on this thread's kept-alive connection; the status and Retry-After.
 
+        A kept-alive connection the hub closed while it sat idle fails before any answer: the POST
+        goes at once on a new connection, as HTTP clients do, rather than counting as a failed push.
+
         The standard library's client, not requests: the benchmark plays hundreds of agencies' pushes
         a second beside the hub, and requests cost the simulator more CPU per push than the hub's API
         spent answering it.
         """
         parts = urlsplit(url)
-        connection = getattr(self._connections, "connection", None)
-        if connection is None or (connection.host, connection.port) != (parts.hostname, parts.port):
-            kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-            connection = self._connections.connection = kind(parts.hostname or "", parts.port, timeout=10)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
+        connection = getattr(self._connections, "connection", None)
+        if connection is not None and (connection.host, connection.port) == (parts.hostname, parts.port):
+            try:
+                return self._exchange(connection, path, data, headers)
+            except (BrokenPipeError, ConnectionResetError):  # http.client.RemoteDisconnected is one too
+                pass  # the hub closed the idle connection (its keep-alive timeout): send at once on a new one
+        kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        connection = self._connections.connection = kind(parts.hostname or "", parts.port, timeout=10)
+        try:
+            return self._exchange(connection, path, data, headers)
+        except (OSError, http.client.HTTPException) as exc:
+            raise OSError(f"{type(exc).__name__}: {exc}") from exc
+
+    @staticmethod
+    def _exchange(
+        connection: http.client.HTTPConnection, path: str, data: bytes, headers: dict[str, str]
+    ) -> tuple[int, str | None]:
         try:
             connection.request("POST", path, body=data, headers=headers)
             response = connection.getresponse()
             response.read()
-        except (OSError, http.client.HTTPException) as exc:
+        except (OSError, http.client.HTTPException):
             connection.close()
-            raise OSError(f"{type(exc).__name__}: {exc}") from exc
+            raise
         return response.status, response.getheader("Retry-After")
 
 

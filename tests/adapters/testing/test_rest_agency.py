@@ -12,6 +12,7 @@ from typing import ClassVar
 
 import pytest
 import requests
+from structlog.testing import capture_logs
 
 from adapters.testing.rest_agency import NESTED, Controller, profile_for, running_simulator, simulate_agencies
 from broker.config import load_directory
@@ -134,3 +135,43 @@ def test_a_push_is_sent_again_with_its_key_after_a_reset_or_a_503(sim: Sim) -> N
     kinds = [kind for kind, _ in _Hub.calls]
     assert kinds == ["acknowledged", "acknowledged", "acknowledged", "answered"]  # reset, 503, taken; then the answer
     assert len({key for kind, key in _Hub.calls if kind == "acknowledged"}) == 1  # the same key each time
+
+
+class _ClosingHub(BaseHTTPRequestHandler):
+    """A hub that answers keeping the connection alive, then closes it (as at its keep-alive timeout)."""
+
+    protocol_version = "HTTP/1.1"
+    calls: ClassVar[list[str]] = []
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.calls.append(json.loads(self.rfile.read(int(self.headers["Content-Length"])))["kind"])
+        self.send_response(201)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+        self.wfile.flush()
+        self.close_connection = True  # no "Connection: close" said: the client thinks it still open
+
+
+def test_a_push_on_a_connection_the_hub_closed_while_idle_goes_at_once_on_a_new_one(sim: Sim) -> None:
+    url, controller = sim
+    _ClosingHub.calls.clear()
+    hub = ThreadingHTTPServer(("127.0.0.1", 0), _ClosingHub)
+    threading.Thread(target=hub.serve_forever, daemon=True).start()
+    try:
+        controller.hub_url = f"http://127.0.0.1:{hub.server_address[1]}"
+        controller.hub_keys["ministry-of-works"] = "k"
+        controller.set_mode("ministry-of-works", "ok", answer_after=0.0, push=True)
+        with capture_logs() as logs:
+            assert _deliver(url, "ministry-of-works", "h_01JIDLE").status_code == 201
+            deadline = time.monotonic() + 10
+            while len(_ClosingHub.calls) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+    finally:
+        hub.shutdown()
+        hub.server_close()
+    assert _ClosingHub.calls == ["acknowledged", "answered"]  # the answer went on the closed connection first
+    assert [e["event"] for e in logs if e["event"].startswith("simulator.push")] == ["simulator.pushed"] * 2
