@@ -38,6 +38,8 @@ over 8 agencies; manual agencies have no limit), HUB_TASK_BATCH, HUB_RELAY_INTER
     .venv/bin/python bench/throughput.py --only http --profile   # py-spy stacks of each process
     .venv/bin/python bench/throughput.py --only peer --only http --scale   # 1-2 API x 1-2 worker processes
     .venv/bin/python bench/throughput.py --only peer --only http --rounds 3   # medians of 3 paired runs
+    .venv/bin/python bench/throughput.py --rest --only peer --only http --cases 1500 --peer-cases 6000 --rounds 3
+        # the same, each peer run about as long as the hub's
     .venv/bin/python bench/throughput.py --rest --only calls   # API CPU: an agency call next to an intake request
 
 Each process's log (and with --profile its collapsed stacks) and the generated config stay in
@@ -699,6 +701,12 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=2000, help="cases (and raw tasks) per throughput run")
     parser.add_argument("--rate", type=float, default=50.0, help="cases per second in the paced run")
     parser.add_argument("--paced-seconds", type=float, default=20.0, help="length of the paced run")
+    parser.add_argument(
+        "--peer-cases",
+        type=int,
+        help="cases in each naive peer run (default: --cases); with --rest, about 4 x --cases makes the peer run "
+        "as long as the hub (on a shared machine, a few seconds of load run faster than half a minute of it)",
+    )
     parser.add_argument("--clients", type=int, default=8, help="HTTP client threads")
     parser.add_argument("--batch", type=int, default=50, help="cases per request in batch intake")
     parser.add_argument("--workers", type=int, default=1, help="hub worker processes")
@@ -802,7 +810,7 @@ def main() -> None:
                 print(results[-1].line(), flush=True)
 
             def peer_round(r: int) -> None:
-                bodies = case_bodies(args.cases, categories, f"peer-{r}")
+                bodies = case_bodies(args.peer_cases or args.cases, categories, f"peer-{r}")
                 queue = f"{prefix}.peer"
                 results.append(run_peer(procs, db_url, args.broker_url, queue, bodies, args.clients, peer_meter))
                 print(results[-1].line(), flush=True)
