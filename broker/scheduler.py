@@ -1,7 +1,9 @@
 """The scheduler loop: the relay, plus the periodic jobs of `default_jobs`.
 
 The jobs run on a thread of their own, so a long one (grouping a burst of new cases, a deadline
-sweep over many handoffs) never holds up the relay; a job with `every` 0 is a hook run on each relay
+sweep over many handoffs) never makes the relay wait for it to finish. While a job computes, the two
+threads share the interpreter lock, so a CPU-heavy pass (recurring grouping) slows the relay's
+passes meanwhile without stopping them. A job with `every` 0 is a hook run on each relay
 pass instead (the heartbeat that says the relay is alive). Several schedulers may run; each job
 tolerates a twin, and so a relay running beside it.
 """
