@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 import requests
@@ -116,22 +116,27 @@ class _Hub(BaseHTTPRequestHandler):
         self.wfile.write(b"{}")
 
 
-def test_a_push_is_sent_again_with_its_key_after_a_reset_or_a_503(sim: Sim) -> None:
+def _pushed_to(handler: type[BaseHTTPRequestHandler], calls: list[Any], sim: Sim, handoff: str, posts: int) -> None:
+    """Deliver one case to an agency that pushes to `handler` (the hub's part); wait for `posts` `calls`."""
     url, controller = sim
-    _Hub.calls.clear()
-    hub = ThreadingHTTPServer(("127.0.0.1", 0), _Hub)
+    hub = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=hub.serve_forever, daemon=True).start()
     try:
         controller.hub_url = f"http://127.0.0.1:{hub.server_address[1]}"
         controller.hub_keys["ministry-of-works"] = "k"
         controller.set_mode("ministry-of-works", "ok", answer_after=0.0, push=True)
-        assert _deliver(url, "ministry-of-works", "h_01JPUSH").status_code == 201
+        assert _deliver(url, "ministry-of-works", handoff).status_code == 201
         deadline = time.monotonic() + 10
-        while len(_Hub.calls) < 4 and time.monotonic() < deadline:
+        while len(calls) < posts and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
         hub.shutdown()
         hub.server_close()
+
+
+def test_a_push_is_sent_again_with_its_key_after_a_reset_or_a_503(sim: Sim) -> None:
+    _Hub.calls.clear()
+    _pushed_to(_Hub, _Hub.calls, sim, "h_01JPUSH", 4)
     kinds = [kind for kind, _ in _Hub.calls]
     assert kinds == ["acknowledged", "acknowledged", "acknowledged", "answered"]  # reset, 503, taken; then the answer
     assert len({key for kind, key in _Hub.calls if kind == "acknowledged"}) == 1  # the same key each time
@@ -157,21 +162,8 @@ class _ClosingHub(BaseHTTPRequestHandler):
 
 
 def test_a_push_on_a_connection_the_hub_closed_while_idle_goes_at_once_on_a_new_one(sim: Sim) -> None:
-    url, controller = sim
     _ClosingHub.calls.clear()
-    hub = ThreadingHTTPServer(("127.0.0.1", 0), _ClosingHub)
-    threading.Thread(target=hub.serve_forever, daemon=True).start()
-    try:
-        controller.hub_url = f"http://127.0.0.1:{hub.server_address[1]}"
-        controller.hub_keys["ministry-of-works"] = "k"
-        controller.set_mode("ministry-of-works", "ok", answer_after=0.0, push=True)
-        with capture_logs() as logs:
-            assert _deliver(url, "ministry-of-works", "h_01JIDLE").status_code == 201
-            deadline = time.monotonic() + 10
-            while len(_ClosingHub.calls) < 2 and time.monotonic() < deadline:
-                time.sleep(0.05)
-    finally:
-        hub.shutdown()
-        hub.server_close()
+    with capture_logs() as logs:
+        _pushed_to(_ClosingHub, _ClosingHub.calls, sim, "h_01JIDLE", 2)
     assert _ClosingHub.calls == ["acknowledged", "answered"]  # the answer went on the closed connection first
     assert [e["event"] for e in logs if e["event"].startswith("simulator.push")] == ["simulator.pushed"] * 2
