@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import threading
@@ -15,6 +16,7 @@ from broker.api import create_app
 from broker.health import Heartbeat
 from broker.hub import Hub
 from broker.probes import serve_probes, worker_heartbeat
+from broker.recurring import features as recurring_features
 from broker.store.migrate import upgrade
 
 log = structlog.get_logger(__name__)
@@ -58,10 +60,22 @@ def _probes(hub: Hub) -> Heartbeat:
     return heartbeat
 
 
+def freeze_startup_heap() -> None:
+    """Hide what start-up built (modules, the app, the config) from the garbage collector for good.
+
+    A full collection otherwise walks all of it: about 140 ms of the API process's CPU each time
+    on the benchmark machine, during which no request moves. Called once a process has loaded
+    everything it will keep, just before it starts serving.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def run_worker(hub: Hub) -> None:
     """A standalone worker process (distributed set-up)."""
     app = tasks.configure(hub.settings)
     app.steps["consumer"].add(worker_heartbeat(_probes(hub)))
+    freeze_startup_heap()
     app.worker_main(
         [
             "worker",
@@ -90,6 +104,9 @@ def run_scheduler(hub: Hub) -> None:
         *scheduler.default_jobs(hub.settings.recurring),
         scheduler.Periodic("heartbeat", 0.0, lambda _hub: heartbeat.beat()),
     ]
+    if hub.settings.recurring:
+        recurring_features.prepare()  # scikit-learn and the lexicon, loaded before the freeze
+    freeze_startup_heap()
     try:
         scheduler.run(hub, tasks.publish, stop, jobs)
     except KeyboardInterrupt:
@@ -115,7 +132,9 @@ def run_api(hub: Hub, host: str, port: int, workers: int = 1) -> None:
             log_config=None,  # uvicorn's loggers propagate into the hub's redacting handler (M4)
         )
         return
-    uvicorn.run(create_app(hub), host=host, port=port, log_level="warning", access_log=False, log_config=None)
+    app = create_app(hub)
+    freeze_startup_heap()
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, log_config=None)
 
 
 def serve(hub: Hub, host: str, port: int) -> None:

@@ -92,7 +92,10 @@ def app_from_environment() -> FastAPI:
     """The app for a hub built from HUB_* settings (uvicorn's factory, one per API process)."""
     from broker.hub import get_hub
     from broker.logging import configure_logging
+    from broker.runner import freeze_startup_heap
 
     hub = get_hub()
     configure_logging(hub.settings.log_format, hub.settings.log_level)
-    return create_app(hub)
+    app = create_app(hub)
+    freeze_startup_heap()
+    return app
