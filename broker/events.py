@@ -29,7 +29,7 @@ def append_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Record several events at once; each dict has type, case_id, handoff_id, actor, data."""
     if rows:
         at = now()
-        conn.execute(insert(events), [{**r, "created_at": at} for r in rows])
+        conn.execute(_INSERT, [{**r, "created_at": at} for r in rows])
 
 
 _SEQUENCE_PG = text(

@@ -134,20 +134,24 @@ def record_message(
         values.update(_followup(conn, h, message, state))
         values.update(deadlines.on_message(conn, directory.sla, h, message.kind, state, sender.actor, case=case_row))
         update_handoff(conn, handoff_id, values, expect=h.state)
-        events.append(
-            conn,
-            type=f"message.{message.kind.value}",
-            case_id=h.case_id,
-            handoff_id=handoff_id,
-            actor=sender.actor,
-            agency=h.agency_id,
-            source=sender.source,
-            text=message.text,
-            agency_reference=message.agency_reference,
-            attachments=[a.model_dump(mode="json") for a in message.attachments],
-            handoff_state=state,
-        )
-        _consequences(conn, directory, replace(h, state=state), message, sender, case_row)
+        said = {
+            "type": f"message.{message.kind.value}",
+            "case_id": h.case_id,
+            "handoff_id": handoff_id,
+            "actor": sender.actor,
+            "data": {
+                "agency": h.agency_id,
+                "source": sender.source,
+                "text": message.text,
+                "agency_reference": message.agency_reference,
+                "attachments": [a.model_dump(mode="json") for a in message.attachments],
+                "handoff_state": state,
+            },
+        }
+        # an answer's case event goes in the same statement, after the message's own
+        answered = _answered(conn, h, sender, case_row) if message.kind is MessageKind.answered else []
+        events.append_many(conn, [said, *answered])
+        _transfer_request(conn, directory, replace(h, state=state), message, sender)
     log.info("message.recorded", handoff=handoff_id, case=h.case_id, kind=message.kind.value, source=sender.source)
     metrics.message_recorded(sender.source, message.kind.value)
     return Recorded(message_id, state, duplicate=False)
@@ -205,22 +209,34 @@ def _followup(conn: Connection, h: Handoff, message: AgencyMessage, state: str) 
     return followup.cleared(conn, h, *settled, state=state)
 
 
-def _consequences(
-    conn: Connection,
-    directory: Directory,
-    h: Handoff,
-    message: AgencyMessage,
-    sender: Sender,
-    case_row: Row[Any, Any, Any] | None,
+def _answered(
+    conn: Connection, h: Handoff, sender: Sender, case_row: Row[Any, Any, Any] | None
+) -> list[dict[str, Any]]:
+    """An answer's move of its case (`case_row`: read under its lock): answered once every handoff is.
+
+    Returns the `case.answered` event to record, if the case moved.
+    """
+    assert case_row is not None
+    others = conn.execute(_OTHER_STATES, {"case": h.case_id, "handoff": h.id}).scalars()
+    if not all_answered(others):
+        return []
+    state = move_case(conn, h.case_id, "answer", state=case_row.state)
+    return [
+        {
+            "type": "case.answered",
+            "case_id": h.case_id,
+            "handoff_id": None,
+            "actor": sender.actor,
+            "data": {"case_state": state},
+        }
+    ]
+
+
+def _transfer_request(
+    conn: Connection, directory: Directory, h: Handoff, message: AgencyMessage, sender: Sender
 ) -> None:
-    """What a message means for the case beyond its handoff (`case_row`: an answer's case, read under its lock)."""
-    if message.kind is MessageKind.answered:
-        assert case_row is not None
-        others = conn.execute(_OTHER_STATES, {"case": h.case_id, "handoff": h.id}).scalars()
-        if all_answered(others):
-            state = move_case(conn, h.case_id, "answer", state=case_row.state)
-            events.append(conn, type="case.answered", case_id=h.case_id, actor=sender.actor, case_state=state)
-    elif message.kind is MessageKind.transfer_requested and message.transfer_to is not None:
+    """What a transfer request means for the case beyond its handoff."""
+    if message.kind is MessageKind.transfer_requested and message.transfer_to is not None:
         request = {"to": message.transfer_to, "text": message.text, "by": sender.actor, "at": now().isoformat()}
         update_handoff(conn, h.id, {"transfer_request": request})
         if sender.agency_id is None or message.transfer_to in directory.agency(h.agency_id).transfer_partners:
