@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -280,3 +281,29 @@ def test_an_agency_whose_reminder_endpoint_drips_never_holds_up_the_others(
             stop.set()
             worker.stop(in_sighandler=False)
             hub.engine.dispose()
+
+
+def test_an_agencys_calls_run_on_kept_threads_never_more_than_its_limit(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Calls one after another reuse one thread; calls at once use at most the agency's limit of threads."""
+    monkeypatch.setattr(isolation, "_slots", {})  # no threads kept from earlier tests
+    one_by_one = {isolation.bounded(hub, SLOW, threading.current_thread) for _ in range(5)}
+    assert len(one_by_one) == 1
+    assert threading.current_thread() not in one_by_one
+
+    inside, release = threading.Barrier(3), threading.Event()  # SLOW's limit is 2: two calls and this test
+
+    def held() -> threading.Thread:
+        inside.wait(timeout=5)
+        release.wait(timeout=5)
+        return threading.current_thread()
+
+    with ThreadPoolExecutor(2) as callers:
+        running = [callers.submit(isolation.bounded, hub, SLOW, held) for _ in range(2)]
+        inside.wait(timeout=5)
+        release.set()
+        at_once = {f.result(timeout=5) for f in running}
+    assert len(at_once) == 2
+    assert one_by_one <= at_once  # the kept thread took one of them; one more was started
+    assert {isolation.bounded(hub, SLOW, threading.current_thread) for _ in range(5)} <= at_once
