@@ -48,7 +48,7 @@ def create_table(engine: Engine) -> None:
 def celery_app(broker_url: str, queue: str) -> Any:
     """Celery with the hub's reliability settings (confirms, late acks, prefetch 1)."""
     from celery import Celery
-    from kombu import Exchange, Queue
+    from kombu.entity import Exchange, Queue
 
     app = Celery("naive_peer", broker=broker_url)
     app.conf.update(

@@ -102,7 +102,7 @@ def write_config(directory: Path, rest_url: str | None = None) -> list[str]:
         {"id": "central-office", "name_ar": "المكتب المركزي", "name_en": "Central office", "status": "onboarded"}
     ]
     agencies[0]["operator"] = True
-    categories = []
+    categories: list[dict[str, Any]] = []
     for n in range(AGENCIES):
         agency: dict[str, Any] = {"id": f"agency-{n}", "name_ar": f"جهة {n}", "name_en": f"Agency {n}"}
         if rest_url is None:
@@ -360,7 +360,7 @@ def wait_for(check: Callable[[], object], what: str, timeout: float, every: floa
 
 
 def delete_queues(broker_url: str, names: list[str]) -> None:
-    from kombu import Connection
+    from kombu.connection import Connection
 
     with Connection(broker_url, connect_timeout=5) as conn:
         channel = conn.channel()
@@ -375,7 +375,7 @@ def delete_queues(broker_url: str, names: list[str]) -> None:
 def raw_app(broker_url: str, queue: str) -> Any:
     """A Celery app with the hub's reliability settings and one no-op task."""
     from celery import Celery
-    from kombu import Exchange, Queue
+    from kombu.entity import Exchange, Queue
 
     app = Celery("bench_raw", broker=broker_url)
     app.conf.update(

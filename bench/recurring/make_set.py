@@ -18,6 +18,7 @@ import re
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
@@ -82,8 +83,8 @@ def spell(text: str, rng: random.Random) -> str:
 
 
 def draw(
-    problem: dict, n: int, start: datetime, rng: random.Random, serial: list[int], group: str, kind: str
-) -> list[tuple[dict, str]]:
+    problem: dict[str, Any], n: int, start: datetime, rng: random.Random, serial: list[int], group: str, kind: str
+) -> list[tuple[dict[str, Any], str]]:
     """`n` reports of `problem` from `start` over three weeks."""
     out = []
     governorate, block, road = problem["place"]
@@ -139,7 +140,7 @@ def main() -> None:
         for x in group:
             label[f"TW-2026-000{x}"] = f"TW-2026-000{group[0]}"
     kinds = {c["reference"]: c["kind"] for c in samples}
-    rows: list[tuple[dict, str]] = [(c, label[c["reference"]]) for c in samples]
+    rows: list[tuple[dict[str, Any], str]] = [(c, label[c["reference"]]) for c in samples]
     serial = [5000]
     for problem in PROBLEMS:
         group = label[problem["joins"]] if "joins" in problem else problem["id"]

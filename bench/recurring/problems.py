@@ -9,9 +9,11 @@ are the same fault in a neighbouring block (another place): neither may merge.
 
 from __future__ import annotations
 
+from typing import Any
+
 P = dict  # a problem: id, joins (the sample case whose group it continues), category, agencies, place (governorate, block, road), day, texts [(subject, description)]
 
-PROBLEMS: list[dict] = [
+PROBLEMS: list[dict[str, Any]] = [
     P(
         id="saar-527-lights",
         category="street-lighting",
