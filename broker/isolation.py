@@ -14,6 +14,7 @@ even one that ignores its own timeouts (Celery's thread pool enforces no task ti
 from __future__ import annotations
 
 import contextvars
+import os
 import queue
 import secrets
 import threading
@@ -238,6 +239,7 @@ class _CallThreads:
 _slots: dict[tuple[str, int], tuple[threading.BoundedSemaphore, _CallThreads]] = {}
 """Adapter calls running in this process, per agency and limit (a changed limit starts afresh)."""
 _slots_lock = threading.Lock()
+os.register_at_fork(after_in_child=_slots.clear)  # a forked child has none of the parent's threads
 
 
 def _agency_slots(agency_id: str, size: int) -> tuple[threading.BoundedSemaphore, _CallThreads]:
@@ -249,7 +251,7 @@ def _agency_slots(agency_id: str, size: int) -> tuple[threading.BoundedSemaphore
 
 
 def bounded(hub: Hub, agency_id: str, call: Callable[[], T]) -> T:
-    """Run one adapter call on a thread of its own and wait at most `delivery_timeout` for it.
+    """Run one adapter call on one of the agency's kept threads and wait at most `delivery_timeout` for it.
 
     Celery's thread pool enforces no time limit, so an adapter that ignores its timeouts would
     otherwise hold a worker thread for good (and, once the lease ran out, the next one too). Here
