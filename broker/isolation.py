@@ -195,26 +195,26 @@ def status(conn: Connection, hub: Hub) -> list[AgencyStatus]:
     ]
 
 
-class _CallThreads:
-    """Daemon threads for one agency's adapter calls, kept between calls.
+class _AgencyCalls:
+    """One agency's adapter calls in this process: at most `size` at once (the slots), each on a kept daemon thread.
 
     Starting a thread for each delivery cost about 120 µs of CPU; a kept thread takes the next call
-    in about 40. A thread stuck in a call that ignores its timeouts stays stuck, and holds its
-    agency slot, as before; one idle for `IDLE_SECONDS` ends. The calls run at most `size` at once
-    (the slots), and a thread is idle again before its slot is free, so there are never more
-    than `size` threads.
+    in about 40. A thread stuck in a call that ignores its timeouts stays stuck and keeps its slot;
+    one idle for `IDLE_SECONDS` ends. A thread counts itself idle before it frees its slot, so a call
+    let in by that slot finds it: there are never more than `size` threads.
     """
 
     IDLE_SECONDS = 60.0
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+    def __init__(self, agency_id: str, size: int) -> None:
+        self.name = f"deliver-{agency_id}"
+        self.slots = threading.BoundedSemaphore(size)
         self.calls: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self.idle = 0
         self.lock = threading.Lock()
 
     def run(self, call: Callable[[], None]) -> None:
-        """Hand `call` to an idle thread, or to a new one if none is idle."""
+        """Hand `call` (its slot taken) to an idle thread, or to a new one if none is idle."""
         with self.lock:
             start = self.idle == 0
             if not start:
@@ -233,20 +233,25 @@ class _CallThreads:
                         self.idle -= 1
                         return
                 continue  # a call is on its way here
-            call()
+            try:
+                call()
+            finally:
+                with self.lock:
+                    self.idle += 1
+                self.slots.release()
 
 
-_slots: dict[tuple[str, int], tuple[threading.BoundedSemaphore, _CallThreads]] = {}
+_calls: dict[tuple[str, int], _AgencyCalls] = {}
 """Adapter calls running in this process, per agency and limit (a changed limit starts afresh)."""
-_slots_lock = threading.Lock()
-os.register_at_fork(after_in_child=_slots.clear)  # a forked child has none of the parent's threads
+_calls_lock = threading.Lock()
+os.register_at_fork(after_in_child=_calls.clear)  # a forked child has none of the parent's threads
 
 
-def _agency_slots(agency_id: str, size: int) -> tuple[threading.BoundedSemaphore, _CallThreads]:
-    with _slots_lock:
-        found = _slots.get((agency_id, size))
+def _agency_calls(agency_id: str, size: int) -> _AgencyCalls:
+    with _calls_lock:
+        found = _calls.get((agency_id, size))
         if found is None:
-            found = _slots[(agency_id, size)] = (threading.BoundedSemaphore(size), _CallThreads(f"deliver-{agency_id}"))
+            found = _calls[(agency_id, size)] = _AgencyCalls(agency_id, size)
         return found
 
 
@@ -262,8 +267,8 @@ def bounded(hub: Hub, agency_id: str, call: Callable[[], T]) -> T:
     """
     timeout = hub.settings.delivery_timeout
     size = max_in_flight(hub.settings, hub.directory.agency(agency_id), manual=False)
-    slots, threads = _agency_slots(agency_id, size)
-    if not slots.acquire(timeout=timeout):
+    calls = _agency_calls(agency_id, size)
+    if not calls.slots.acquire(timeout=timeout):
         raise RetriableDeliveryError(f"agency busy: {size} earlier deliveries still unanswered", agency=agency_id)
     outcome: dict[str, Any] = {}
     finished = threading.Event()
@@ -274,13 +279,10 @@ def bounded(hub: Hub, agency_id: str, call: Callable[[], T]) -> T:
         except BaseException as exc:  # handed to the waiting worker as it is
             outcome["error"] = exc
         finally:
-            with threads.lock:
-                threads.idle += 1  # before the slot is free: the next call finds this thread
-            slots.release()
             finished.set()
 
     context = contextvars.copy_context()  # keeps structlog's bound context in the log lines
-    threads.run(lambda: context.run(run))
+    calls.run(lambda: context.run(run))
     if not finished.wait(timeout):
         raise UncertainDeliveryError(
             f"no answer from the agency within {timeout:g} s; it may have received the request", agency=agency_id

@@ -287,7 +287,7 @@ def test_an_agencys_calls_run_on_kept_threads_never_more_than_its_limit(
     hub: Hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Calls one after another reuse one thread; calls at once use at most the agency's limit of threads."""
-    monkeypatch.setattr(isolation, "_slots", {})  # no threads kept from earlier tests
+    monkeypatch.setattr(isolation, "_calls", {})  # no threads kept from earlier tests
     one_by_one = {isolation.bounded(hub, SLOW, threading.current_thread) for _ in range(5)}
     assert len(one_by_one) == 1
     assert threading.current_thread() not in one_by_one
