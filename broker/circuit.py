@@ -147,7 +147,11 @@ def _circuit(row: Any) -> Circuit:
 
 def load(conn: Connection) -> dict[str, Circuit]:
     """Every stored circuit, by agency (an agency without a row is closed)."""
-    return {row.agency_id: _circuit(row) for row in conn.execute(select(agency_circuits))}
+    return {row.agency_id: _circuit(row) for row in conn.execute(_ALL)}
+
+
+_ALL = select(agency_circuits)
+"""Built once: every relay pass reads it."""
 
 
 def _ensure_row(conn: Connection, agency_id: str) -> None:

@@ -21,8 +21,9 @@ def append(
     )
 
 
-_INSERT = insert(events)
-"""Built once (its values are the execute's parameters): see `update_handoff`'s `_update`."""
+_INSERT = insert(events).inline()
+"""Built once (its values are the execute's parameters): see `update_handoff`'s `_update`. Inline: no
+RETURNING of the new row's id, which nobody reads (a result to build and process per event)."""
 
 
 def append_many(conn: Connection, rows: list[dict[str, Any]]) -> None:

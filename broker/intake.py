@@ -129,13 +129,18 @@ def _insert(
         event_rows.append(_event("case.received", case_id, actor, {"kind": case.kind.value, "category": case.category}))
         event_rows.append(_event("case.routed", case_id, "hub", {"handoffs": routed}))
     if case_rows:
-        conn.execute(insert(cases), case_rows)
-        conn.execute(insert(handoffs), handoff_rows)
+        conn.execute(_NEW_CASES, case_rows)
+        conn.execute(_NEW_HANDOFFS, handoff_rows)
         outbox.enqueue(conn, [(DELIVER, h["id"], h["agency_id"]) for h in handoff_rows])
         events.append_many(conn, event_rows)
         log.info("cases.accepted", count=len(case_rows), handoffs=len(handoff_rows))
         metrics.cases_received(case_rows)
     return results
+
+
+_NEW_CASES = insert(cases)
+_NEW_HANDOFFS = insert(handoffs)
+"""Built once: a statement built per call is keyed for SQLAlchemy's cache on every execution."""
 
 
 def _summary(row: dict[str, Any]) -> HandoffSummary:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, Engine, Row, bindparam, case, func, insert, select
+from sqlalchemy import Connection, Engine, Row, bindparam, func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from broker import deadlines, events, followup, metrics, transfers
 from broker.config import Directory
@@ -24,7 +25,7 @@ from broker.lifecycle import all_answered, next_handoff_state
 from broker.settings import Settings
 from broker.store.cases import move_case
 from broker.store.engine import now, transaction
-from broker.store.handoffs import Handoff, load, update_handoff
+from broker.store.handoffs import Handoff, found, load, update_handoff
 from broker.store.tables import agency_messages, cases, handoffs
 from broker.throttle import TokenBuckets
 from schemas import AgencyMessage, FollowupReason, HandoffState, MessageKind
@@ -94,10 +95,31 @@ def record_message(
     key = dedup or dedup_key(message, idempotency_key)
     body = message.model_dump(mode="json", exclude={"handoff"})
     _check_transfer_target(directory, message)
+    try:
+        return _record(engine, directory, handoff_id, message, sender, key, body, idempotency_key, limits)
+    except IntegrityError:
+        # the same message committed by another request while this one waited for the handoff's lock,
+        # after this one's read began (PostgreSQL): the unique key refused the copy; read again, as a repeat
+        return _record(engine, directory, handoff_id, message, sender, key, body, idempotency_key, limits)
+
+
+def _record(
+    engine: Engine,
+    directory: Directory,
+    handoff_id: str,
+    message: AgencyMessage,
+    sender: Sender,
+    key: str,
+    body: dict[str, Any],
+    idempotency_key: str | None,
+    limits: Limits | None,
+) -> Recorded:
     with transaction(engine) as conn:
-        h = load(conn, handoff_id, lock=True, agency_id=sender.agency_id)
-        # one statement: the handoff's message count (its cap) and a message with this key, if any
-        count, seen = conn.execute(_COUNT_AND_SEEN, {"_handoff": handoff_id, "_key": key}).one()
+        # one statement: the handoff, locked, with its message count (its cap) and a message with this key
+        row = conn.execute(_LOCK_COUNT_SEEN, {"_id": handoff_id, "_key": key}).first()
+        h = found(row, handoff_id, sender.agency_id)
+        assert row is not None
+        count, seen = row.message_count, row.seen_message
         if seen is not None:
             if idempotency_key and _data(conn, seen) != body:
                 raise Unprocessable("was used before with a different message", field="Idempotency-Key")
@@ -162,10 +184,24 @@ def _check_transfer_target(directory: Directory, message: AgencyMessage) -> None
         raise Unprocessable(f"unknown agency '{message.transfer_to}'", field="transfer_to")
 
 
-_COUNT_AND_SEEN = select(
-    func.count(), func.max(case((agency_messages.c.dedup_key == bindparam("_key"), agency_messages.c.id)))
-).where(agency_messages.c.handoff_id == bindparam("_handoff"))
-"""A handoff's message count and the message with a dedup key, if any (built once, as the INSERT)."""
+_OF_HANDOFF = agency_messages.c.handoff_id == handoffs.c.id
+_LOCK_COUNT_SEEN = (
+    select(
+        handoffs,
+        select(func.count()).where(_OF_HANDOFF).scalar_subquery().label("message_count"),
+        select(agency_messages.c.id)
+        .where(_OF_HANDOFF, agency_messages.c.dedup_key == bindparam("_key"))
+        .scalar_subquery()
+        .label("seen_message"),
+    )
+    .where(handoffs.c.id == bindparam("_id"))
+    .with_for_update(of=handoffs)
+)
+"""A handoff, locked, with its message count and the message with a dedup key, if any (built once).
+
+On PostgreSQL the counts are read as the statement began, before the lock was granted: a message
+committed meanwhile is not among them. Its copy then fails the unique (handoff, dedup key) and
+`record_message` reads again; the cap may be passed by as many messages as arrive at that instant."""
 _INSERT = insert(agency_messages)
 _LOCK_CASE = (
     select(cases.c.state, cases.c.kind, cases.c.category).where(cases.c.id == bindparam("case")).with_for_update()

@@ -48,8 +48,12 @@ def enqueue(conn: Connection, rows: Iterable[tuple[str, str, str | None]]) -> No
     at = now()
     values = [{"topic": t, "ref": r, "agency_id": a, "due_at": at, "attempts": 0, "created_at": at} for t, r, a in rows]
     if values:
-        conn.execute(insert(outbox), values)
+        conn.execute(_ENQUEUE, values)
         wakeup.announce(conn)
+
+
+_ENQUEUE = insert(outbox).inline()
+"""Built once, as `events.append`'s, and without RETURNING the new row's id (nobody reads it)."""
 
 
 def ensure(conn: Connection, topic: str, ref: str) -> None:

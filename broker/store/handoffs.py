@@ -73,7 +73,11 @@ def load(conn: Connection, handoff_id: str, *, lock: bool = False, agency_id: st
 
     `lock` holds the row until commit (FOR UPDATE on PostgreSQL; SQLite has one writer at a time).
     """
-    row = conn.execute(_LOAD_LOCKED if lock else _LOAD, {"_id": handoff_id}).first()
+    return found(conn.execute(_LOAD_LOCKED if lock else _LOAD, {"_id": handoff_id}).first(), handoff_id, agency_id)
+
+
+def found(row: Row[Any] | None, handoff_id: str, agency_id: str | None = None) -> Handoff:
+    """The handoff a read returned; NotFound for none, and (with `agency_id`) for another agency's."""
     if row is None or (agency_id is not None and row.agency_id != agency_id):
         raise NotFound(f"no handoff '{handoff_id}'")
     return Handoff.from_row(row)
