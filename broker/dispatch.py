@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import structlog
-from sqlalchemy import Connection, Row, bindparam, insert, select
+from sqlalchemy import Connection, Row, insert, select
 
 from adapters.base import Adapter
 from adapters.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError, UncertainDeliveryError
@@ -33,6 +33,7 @@ from broker.retry import backoff
 from broker.store.cases import move_cases
 from broker.store.engine import now, transaction
 from broker.store.handoffs import Handoff, update_handoff, update_handoffs
+from broker.store.lists import one_of
 from broker.store.tables import agency_circuits, cases, handoffs, sent_messages
 from schemas import Envelope, FollowupReason, HandoffState, Receipt
 
@@ -346,9 +347,7 @@ def _outcome_unknown(conn: Connection, h: Handoff, job: _Job, reason: str, last_
 
 
 _CLAIMED = (
-    select(handoffs, cases.c.payload)
-    .join(cases, cases.c.id == handoffs.c.case_id)
-    .where(handoffs.c.id.in_(bindparam("ids", expanding=True)))
+    select(handoffs, cases.c.payload).join(cases, cases.c.id == handoffs.c.case_id).where(one_of(handoffs.c.id, "ids"))
 )
 """The handoffs a claim took, with their case. Built once: built per call it cost SQLAlchemy 150 µs, against 26."""
 
@@ -361,7 +360,7 @@ _LOCK_HANDOFFS = (
     )
     .join(cases, cases.c.id == handoffs.c.case_id)
     .outerjoin(agency_circuits, agency_circuits.c.agency_id == handoffs.c.agency_id)
-    .where(handoffs.c.id.in_(bindparam("ids", expanding=True)))
+    .where(one_of(handoffs.c.id, "ids"))
     .with_for_update(of=handoffs)
 )
 """The handoffs an outcome is written to, locked, with their case's state and their agency's breaker at a

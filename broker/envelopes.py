@@ -12,12 +12,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import BindParameter, Connection, String, Text, bindparam, cast, literal, select, text, union_all
+from sqlalchemy import Connection, String, Text, cast, literal, select, text, union_all
 
 from broker.hub import Hub
 from broker.reply_tokens import make as reply_token
 from broker.sla import SlaPolicy
 from broker.store.handoffs import Handoff
+from broker.store.lists import one_of
 from broker.store.tables import agency_messages, follow_ons, sent_messages
 from schemas import AgencyConfig, Envelope, FollowOn, FollowOnEnvelope, HandoffClocks, HistoryItem, SharedCase
 
@@ -57,7 +58,6 @@ class Conversation:
     thread: list[str] = field(default_factory=list)
 
 
-_IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
 _NOTHING = literal(None, String)
 _CONVERSATION = union_all(
     select(
@@ -68,7 +68,7 @@ _CONVERSATION = union_all(
         _NOTHING.label("payload"),
         _NOTHING.label("message_id"),
         agency_messages.c.created_at,
-    ).where(agency_messages.c.handoff_id.in_(_IDS)),
+    ).where(one_of(agency_messages.c.handoff_id, "ids")),
     select(
         follow_ons.c.handoff_id,
         literal("told"),
@@ -77,7 +77,7 @@ _CONVERSATION = union_all(
         cast(follow_ons.c.payload, Text),
         _NOTHING,
         follow_ons.c.created_at,
-    ).where(follow_ons.c.handoff_id.in_(_IDS)),
+    ).where(one_of(follow_ons.c.handoff_id, "ids")),
     select(
         sent_messages.c.handoff_id,
         literal("sent"),
@@ -86,7 +86,7 @@ _CONVERSATION = union_all(
         _NOTHING,
         sent_messages.c.message_id,
         sent_messages.c.created_at,
-    ).where(sent_messages.c.handoff_id.in_(_IDS)),
+    ).where(one_of(sent_messages.c.handoff_id, "ids")),
 ).order_by(text("created_at"), text("what"))
 """What each handoff's agency said, what it was told and the hub's sent-message ids: one statement, built
 once (every delivery runs it; three statements cost a delivery more than its HTTP call)."""

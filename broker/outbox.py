@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, Connection, bindparam, delete, insert, sel
 
 from broker import wakeup
 from broker.store.engine import now
+from broker.store.lists import one_of
 from broker.store.tables import outbox
 
 DELIVER = "deliver"
@@ -165,7 +166,7 @@ def done(conn: Connection, topic: str, refs: Iterable[str]) -> None:
 
 # Built once: building a statement (and its cache key) per call cost more CPU than running it.
 _OF_TOPIC = outbox.c.topic == bindparam("_topic")
-_REFS = outbox.c.ref.in_(bindparam("_refs", expanding=True))
+_REFS = one_of(outbox.c.ref, "_refs")
 _TAKE = (
     update(outbox)
     .where(_OF_TOPIC, tuple_(outbox.c.ref, outbox.c.token).in_(bindparam("_claims", expanding=True)))

@@ -7,6 +7,7 @@ from sqlalchemy import Connection, bindparam, or_, select, update
 from broker.errors import NotFound
 from broker.lifecycle import next_case_state
 from broker.store.engine import now
+from broker.store.lists import one_of
 from broker.store.tables import cases, handoffs
 from schemas import CaseIn, CaseOut, HandoffSummary
 
@@ -79,7 +80,7 @@ def move_cases(
 
 
 # Built once: building a statement (and its cache key) per call cost more CPU than running it.
-_STATES = select(cases.c.id, cases.c.state).where(cases.c.id.in_(bindparam("ids", expanding=True)))
+_STATES = select(cases.c.id, cases.c.state).where(one_of(cases.c.id, "ids"))
 _MOVE = (
     update(cases).where(cases.c.id == bindparam("_id")).values(state=bindparam("_state"), updated_at=bindparam("_at"))
 )

@@ -17,6 +17,7 @@ from sqlalchemy import ClauseElement, Connection, Row, Update, bindparam, select
 
 from broker.errors import Conflict, NotFound
 from broker.store.engine import now
+from broker.store.lists import one_of
 from broker.store.tables import handoffs
 
 
@@ -125,7 +126,7 @@ def _update(columns: tuple[str, ...], guarded: bool) -> Update:
     """
     query = update(handoffs).where(handoffs.c.id == bindparam("_id"))
     if guarded:
-        query = query.where(handoffs.c.state.in_(bindparam("_states", expanding=True)))
+        query = query.where(one_of(handoffs.c.state, "_states"))
     return query.values({**{c: bindparam(f"_{c}") for c in columns}, "updated_at": bindparam("_updated_at")})
 
 
