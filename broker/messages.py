@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import structlog
@@ -95,12 +96,13 @@ def record_message(
     key = dedup or dedup_key(message, idempotency_key)
     body = message.model_dump(mode="json", exclude={"handoff"})
     _check_transfer_target(directory, message)
+    record = partial(_record, engine, directory, handoff_id, message, sender, key, body, idempotency_key, limits)
     try:
-        return _record(engine, directory, handoff_id, message, sender, key, body, idempotency_key, limits)
+        return record()
     except IntegrityError:
         # the same message committed by another request while this one waited for the handoff's lock,
         # after this one's read began (PostgreSQL): the unique key refused the copy; read again, as a repeat
-        return _record(engine, directory, handoff_id, message, sender, key, body, idempotency_key, limits)
+        return record()
 
 
 def _record(
@@ -171,7 +173,7 @@ def _record(
             },
         }
         # an answer's case event goes in the same statement, after the message's own
-        answered = _answered(conn, h, sender, case_row) if message.kind is MessageKind.answered else []
+        answered = _answered(conn, h, sender, case_row) if case_row is not None else []
         events.append_many(conn, [said, *answered])
         _transfer_request(conn, directory, replace(h, state=state), message, sender)
     log.info("message.recorded", handoff=handoff_id, case=h.case_id, kind=message.kind.value, source=sender.source)
@@ -245,14 +247,11 @@ def _followup(conn: Connection, h: Handoff, message: AgencyMessage, state: str) 
     return followup.cleared(conn, h, *settled, state=state)
 
 
-def _answered(
-    conn: Connection, h: Handoff, sender: Sender, case_row: Row[Any, Any, Any] | None
-) -> list[dict[str, Any]]:
+def _answered(conn: Connection, h: Handoff, sender: Sender, case_row: Row[Any, Any, Any]) -> list[dict[str, Any]]:
     """An answer's move of its case (`case_row`: read under its lock): answered once every handoff is.
 
     Returns the `case.answered` event to record, if the case moved.
     """
-    assert case_row is not None
     others = conn.execute(_OTHER_STATES, {"case": h.case_id, "handoff": h.id}).scalars()
     if not all_answered(others):
         return []
