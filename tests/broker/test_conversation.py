@@ -16,12 +16,13 @@ import pytest
 from sqlalchemy import insert, select
 
 from adapters.testing.rest_agency import Controller, running_simulator
-from broker import events, follow_ons, followup, redelivery, review, transfers
+from broker import dispatch, events, follow_ons, followup, redelivery, review, transfers
 from broker.deadlines import record_citizen_info
-from broker.envelopes import conversations
+from broker.envelopes import SAID, conversations
 from broker.hub import Hub
 from broker.intake import submit_cases
 from broker.messages import Sender, record_message
+from broker.relay import Relay
 from broker.store.cases import get_case
 from broker.store.engine import transaction
 from broker.store.tables import agency_messages, handoffs, sent_messages
@@ -296,3 +297,50 @@ def test_a_conversation_is_read_in_order_both_ways_with_the_hubs_sent_ids(any_hu
     assert [(i.direction, i.text) for i in found[ids[1]].history] == [("to_agency", "A reminder")]
     assert found[ids[1]].thread == []
     assert found["h_nothing_said"].history == []
+
+
+def test_a_claim_reads_the_conversation_of_the_handoffs_that_have_one_only(any_hub: Hub) -> None:
+    """Each kind of entry makes a handoff's claim read its conversation; a first delivery's is not read."""
+    cases = [make_case(), make_case(), make_case(), make_case()]
+    accepted = submit_cases(any_hub.engine, any_hub.directory, cases, actor="national-system")
+    claims: list[tuple[str, str]] = []
+    Relay(any_hub, lambda _topic, taken: claims.extend(taken)).run_once()  # claimed, not delivered yet
+    with any_hub.engine.connect() as conn:
+        said_by_agency, told, sent, nothing = (get_case(conn, a.case_id).handoffs[0].id for a in accepted)
+    at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    with transaction(any_hub.engine) as conn:
+        conn.execute(
+            insert(agency_messages).values(
+                id="m1",
+                handoff_id=said_by_agency,
+                kind="acknowledged",
+                text="استلمنا",
+                source="agency-api",
+                actor="agency",
+                data={},
+                dedup_key="a",
+                created_at=at,
+            )
+        )
+        conn.execute(
+            insert(follow_ons_table).values(
+                id="f1",
+                handoff_id=told,
+                kind="reminder",
+                state="sent",
+                attempts=1,
+                payload={"text": "تذكير"},
+                created_at=at,
+                updated_at=at,
+            )
+        )
+        conn.execute(insert(sent_messages).values(message_id="<r1@hub>", handoff_id=sent, created_at=at))
+        flags = dict(conn.execute(select(handoffs.c.id, SAID).where(handoffs.c.id.in_([told, sent, nothing]))).all())
+        flags[said_by_agency] = conn.execute(select(SAID).where(handoffs.c.id == said_by_agency)).scalar_one()
+    assert flags == {said_by_agency: True, told: True, sent: True, nothing: False}
+
+    jobs = {job.h.id: job.envelope for job in dispatch._claim(any_hub, claims)}
+    assert [(i.direction, i.text) for i in jobs[said_by_agency].history] == [("from_agency", "استلمنا")]
+    assert [(i.direction, i.text) for i in jobs[told].history] == [("to_agency", "تذكير")]
+    assert (jobs[sent].history, jobs[sent].thread) == ([], ["<r1@hub>"])
+    assert (jobs[nothing].history, jobs[nothing].thread) == ([], [])
