@@ -13,14 +13,14 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from broker import events, follow_ons, followup
 from broker.config import Directory
 from broker.errors import InvalidTransition, NotFound, Unprocessable
 from broker.lifecycle import CLOCKS_STOPPED, OPEN
 from broker.sla import SlaPolicy
-from broker.store.cases import find_case_id
+from broker.store.cases import CaseGlance, find_case_id
 from broker.store.engine import now, transaction
 from broker.store.handoffs import Handoff, load
 from broker.store.tables import handoffs
@@ -77,7 +77,7 @@ def on_message(
     state: str,
     actor: str,
     *,
-    case: Row[Any, Any, Any] | None,
+    case: CaseGlance | None,
 ) -> dict[str, Any]:
     """Clock changes for a message on handoff `h` (read under its lock, now in `state`); returns columns to write.
 

@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, Engine, Row, bindparam, func, insert, select
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from broker import deadlines, events, followup, metrics, transfers
@@ -24,7 +24,7 @@ from broker.errors import Throttled, Unprocessable
 from broker.ids import new_id
 from broker.lifecycle import all_answered, next_handoff_state
 from broker.settings import Settings
-from broker.store.cases import move_case
+from broker.store.cases import CaseGlance, move_case
 from broker.store.engine import now, transaction
 from broker.store.handoffs import Handoff, found, load, update_handoff
 from broker.store.tables import agency_messages, cases, handoffs
@@ -117,10 +117,15 @@ def _record(
     limits: Limits | None,
 ) -> Recorded:
     with transaction(engine) as conn:
-        # one statement: the handoff, locked, with its message count (its cap) and a message with this key
-        row = conn.execute(_LOCK_COUNT_SEEN, {"_id": handoff_id, "_key": key}).first()
+        # one statement: the handoff, locked, with its message count (its cap) and a message with this key;
+        # an answer's locks the case too (two agencies answering at once then see each other's answer in
+        # `_answered`) and reads its state, kind and category for the case's move and the review clock
+        answer = message.kind is MessageKind.answered
+        lock = _LOCK_COUNT_SEEN_CASE if answer else _LOCK_COUNT_SEEN
+        row = conn.execute(lock, {"_id": handoff_id, "_key": key}).first()
         h = found(row, handoff_id, sender.agency_id)
         assert row is not None
+        case_row = CaseGlance(row.case_state, row.case_kind, row.case_category) if answer else None
         count, seen = row.message_count, row.seen_message
         if seen is not None:
             if idempotency_key and _data(conn, seen) != body:
@@ -152,9 +157,6 @@ def _record(
             values["agency_reference"] = message.agency_reference
         if h.state == HandoffState.outcome_unknown:
             values["uncertain"] = False  # the agency's own word: it has the case
-        # an answer locks its case now (two agencies answering at once then see each other's answer);
-        # the same read gives the review clock its kind and category and the case's move its state
-        case_row = conn.execute(_LOCK_CASE, {"case": h.case_id}).one() if message.kind is MessageKind.answered else None
         values.update(_followup(conn, h, message, state))
         values.update(deadlines.on_message(conn, directory.sla, h, message.kind, state, sender.actor, case=case_row))
         update_handoff(conn, handoff_id, values, expect=h.state)
@@ -187,27 +189,34 @@ def _check_transfer_target(directory: Directory, message: AgencyMessage) -> None
 
 
 _OF_HANDOFF = agency_messages.c.handoff_id == handoffs.c.id
-_LOCK_COUNT_SEEN = (
-    select(
-        handoffs,
-        select(func.count()).where(_OF_HANDOFF).scalar_subquery().label("message_count"),
-        select(agency_messages.c.id)
-        .where(_OF_HANDOFF, agency_messages.c.dedup_key == bindparam("_key"))
-        .scalar_subquery()
-        .label("seen_message"),
-    )
-    .where(handoffs.c.id == bindparam("_id"))
-    .with_for_update(of=handoffs)
+_COUNT_SEEN = (
+    handoffs,
+    select(func.count()).where(_OF_HANDOFF).scalar_subquery().label("message_count"),
+    select(agency_messages.c.id)
+    .where(_OF_HANDOFF, agency_messages.c.dedup_key == bindparam("_key"))
+    .scalar_subquery()
+    .label("seen_message"),
 )
+_LOCK_COUNT_SEEN = select(*_COUNT_SEEN).where(handoffs.c.id == bindparam("_id")).with_for_update(of=handoffs)
 """A handoff, locked, with its message count and the message with a dedup key, if any (built once).
 
 On PostgreSQL the counts are read as the statement began, before the lock was granted: a message
 committed meanwhile is not among them. Its copy then fails the unique (handoff, dedup key) and
 `record_message` reads again; the cap may be passed by as many messages as arrive at that instant."""
-_INSERT = insert(agency_messages)
-_LOCK_CASE = (
-    select(cases.c.state, cases.c.kind, cases.c.category).where(cases.c.id == bindparam("case")).with_for_update()
+_LOCK_COUNT_SEEN_CASE = (
+    select(
+        *_COUNT_SEEN,
+        cases.c.state.label("case_state"),
+        cases.c.kind.label("case_kind"),
+        cases.c.category.label("case_category"),
+    )
+    .join(cases, cases.c.id == handoffs.c.case_id)
+    .where(handoffs.c.id == bindparam("_id"))
+    .with_for_update(of=[handoffs, cases])
 )
+"""The same for an answer, with its case locked too, in one statement where an answer took two: the
+handoff's row, then the case's, the order review and delivery take them in."""
+_INSERT = insert(agency_messages)
 _OTHER_STATES = select(handoffs.c.state).where(
     handoffs.c.case_id == bindparam("case"), handoffs.c.id != bindparam("handoff")
 )
@@ -247,7 +256,7 @@ def _followup(conn: Connection, h: Handoff, message: AgencyMessage, state: str) 
     return followup.cleared(conn, h, *settled, state=state)
 
 
-def _answered(conn: Connection, h: Handoff, sender: Sender, case_row: Row[Any, Any, Any]) -> list[dict[str, Any]]:
+def _answered(conn: Connection, h: Handoff, sender: Sender, case_row: CaseGlance) -> list[dict[str, Any]]:
     """An answer's move of its case (`case_row`: read under its lock): answered once every handoff is.
 
     Returns the `case.answered` event to record, if the case moved.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import Connection, bindparam, or_, select, update
 
 from broker.errors import NotFound
@@ -10,6 +12,15 @@ from broker.store.engine import now
 from broker.store.lists import one_of
 from broker.store.tables import cases, handoffs
 from schemas import CaseIn, CaseOut, HandoffSummary
+
+
+@dataclass(frozen=True)
+class CaseGlance:
+    """What an answer needs of its case, read under the case's lock: its state, kind and category."""
+
+    state: str
+    kind: str
+    category: str
 
 
 def find_case_id(conn: Connection, id_or_reference: str) -> str:
