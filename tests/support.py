@@ -17,6 +17,7 @@ from broker.api import create_app
 from broker.hub import Hub
 from broker.outbox import DELIVER, FOLLOW_ON, WEBHOOK
 from broker.relay import Relay
+from schemas import CategoryRoute
 
 
 def local_publish(hub: Hub) -> Callable[[str, list[tuple[str, str]]], None]:
@@ -32,6 +33,17 @@ def local_publish(hub: Hub) -> Callable[[str, list[tuple[str, str]]], None]:
                 webhook.send_webhook(hub, token)
 
     return publish
+
+
+def joint_category(hub: Hub) -> str:
+    """Add a category routed to two agencies at once to the hub's directory; returns its id."""
+    hub.directory.categories["joint-inspection"] = CategoryRoute(
+        id="joint-inspection",
+        name_ar="تفتيش مشترك",
+        name_en="Joint inspection",
+        agencies=["social-insurance-organisation", "capital-municipality"],
+    )
+    return "joint-inspection"
 
 
 def pump(hub: Hub, rounds: int = 20) -> int:

@@ -9,7 +9,7 @@ from broker.messages import Sender, record_message
 from broker.store.cases import get_case
 from schemas import AgencyMessage, MessageKind
 from tests.conftest import make_case
-from tests.support import pump
+from tests.support import joint_category, pump
 
 
 def test_a_case_for_a_joining_agency_reaches_the_follow_up_queue_and_its_answer_flows_back(any_hub: Hub) -> None:
@@ -85,19 +85,10 @@ def test_the_same_reference_twice_is_one_case(any_hub: Hub) -> None:
 def test_two_agencies_answering_at_once_on_postgresql_leave_the_case_answered(pg_hub: Hub) -> None:
     import threading
 
-    from schemas import CategoryRoute
-
     hub = pg_hub
-    hub.directory.categories["joint-inspection"] = CategoryRoute(
-        id="joint-inspection",
-        name_ar="تفتيش مشترك",
-        name_en="Joint inspection",
-        agencies=["social-insurance-organisation", "capital-municipality"],
-    )
+    category = joint_category(hub)
     for _ in range(5):
-        [accepted] = submit_cases(
-            hub.engine, hub.directory, [make_case(category="joint-inspection")], actor="national-system"
-        )
+        [accepted] = submit_cases(hub.engine, hub.directory, [make_case(category=category)], actor="national-system")
         pump(hub)
         with hub.engine.connect() as conn:
             ids = [h.id for h in get_case(conn, accepted.case_id).handoffs]

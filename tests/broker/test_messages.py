@@ -15,9 +15,9 @@ from broker.messages import Recorded, Sender, dedup_key, record_message
 from broker.store.cases import get_case
 from broker.store.engine import now
 from broker.store.tables import agency_messages, cases, events, handoffs
-from schemas import AgencyMessage, CategoryRoute, MessageKind
+from schemas import AgencyMessage, MessageKind
 from tests.conftest import make_case
-from tests.support import pump
+from tests.support import joint_category, pump
 
 
 def test_a_repeat_committed_while_the_message_waited_for_the_lock_is_one_message(pg_hub: Hub) -> None:
@@ -72,14 +72,8 @@ def test_a_repeat_committed_while_the_message_waited_for_the_lock_is_one_message
 def test_two_answers_to_one_case_wait_for_its_lock_and_answer_it_once(pg_hub: Hub) -> None:
     """Each answer locks the case: the two run one after the other, and the second sees the first's
     answer, so the case is answered, once."""
-    pg_hub.directory.categories["joint-inspection"] = CategoryRoute(
-        id="joint-inspection",
-        name_ar="تفتيش مشترك",
-        name_en="Joint inspection",
-        agencies=["social-insurance-organisation", "capital-municipality"],
-    )
     [accepted] = submit_cases(
-        pg_hub.engine, pg_hub.directory, [make_case(category="joint-inspection")], actor="national-system"
+        pg_hub.engine, pg_hub.directory, [make_case(category=joint_category(pg_hub))], actor="national-system"
     )
     pump(pg_hub)
     with pg_hub.engine.connect() as conn:
