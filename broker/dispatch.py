@@ -210,18 +210,25 @@ def _settle(hub: Hub, jobs: list[_Job]) -> None:
 def _settle_in(hub: Hub, conn: Connection, jobs: list[_Job], *, held_here: bool) -> None:
     """Write the outcomes; `held_here`: claimed in this very transaction, so the claims and work are ours."""
     ids = [job.h.id for job in jobs]
+    finished: set[str] = set()
     if held_here:
         held = waiting = set(ids)
     else:
-        held, waiting = outbox.holding_and_waiting(conn, DELIVER, {job.h.id: job.taken.token for job in jobs})
+        claims = {job.h.id: job.taken.token for job in jobs}
+        # a receipt ends its delivery work whatever it turns out to write: its outbox row goes at once,
+        # and the rows removed are the ones still held (one statement where reading them and removing
+        # them took two); only the other outcomes, and claims gone stale, are read as before
+        finished = outbox.finish(conn, DELIVER, {job.h.id: claims[job.h.id] for job in jobs if _receipt(job)})
+        held, waiting = outbox.holding_and_waiting(conn, DELIVER, {r: t for r, t in claims.items() if r not in finished})
+        held, waiting = held | finished, waiting | finished
     locked = {row.id: row for row in conn.execute(_LOCK_HANDOFFS, {"ids": ids})}
     current = {handoff_id: Handoff.from_row(row) for handoff_id, row in locked.items()}
     delivered = [
         job
         for job in jobs
-        if isinstance(job.outcome, Receipt) and _receipt_applies(current[job.h.id], job.h.id in waiting)
+        if _receipt(job) and _receipt_applies(current[job.h.id], job.h.id in waiting)
     ]
-    _settle_delivered(hub, conn, delivered, current, locked)
+    _settle_delivered(hub, conn, delivered, current, locked, finished)
     written = {job.h.id for job in delivered}
     for job in jobs:
         h = current[job.h.id]
@@ -233,7 +240,11 @@ def _settle_in(hub: Hub, conn: Connection, jobs: list[_Job], *, held_here: bool)
             # moved on meanwhile (the agency took the case from inside its answer to this push,
             # or an officer acted): the delivery work is over. Left claimed, it would count
             # against the agency's deliveries in flight until its lease ran out.
-            outbox.done(conn, DELIVER, [h.id])
+            outbox.done(conn, DELIVER, {h.id} - finished)
+
+
+def _receipt(job: _Job) -> bool:
+    return isinstance(job.outcome, Receipt)
 
 
 def _receipt_applies(h: Handoff, waiting: bool) -> bool:
@@ -250,12 +261,18 @@ def _receipt_applies(h: Handoff, waiting: bool) -> bool:
 
 
 def _settle_delivered(
-    hub: Hub, conn: Connection, jobs: list[_Job], current: dict[str, Handoff], locked: dict[str, Row[Any]]
+    hub: Hub,
+    conn: Connection,
+    jobs: list[_Job],
+    current: dict[str, Handoff],
+    locked: dict[str, Row[Any]],
+    finished: set[str],
 ) -> None:
     """The common outcome, written for the whole batch at once (a few statements, not a few per handoff).
 
     A handoff the agency already acknowledged (or answered) keeps its state; it only gains its delivery record.
-    `locked`: the handoffs' rows as locked, with their case's state and their agency's breaker.
+    `locked`: the handoffs' rows as locked, with their case's state and their agency's breaker;
+    `finished`: those whose outbox work is removed already.
     """
     if not jobs:
         return
@@ -293,7 +310,7 @@ def _settle_delivered(
     events.append_many(conn, rows)
     if sent:
         conn.execute(insert(sent_messages), sent)
-    outbox.done(conn, DELIVER, changes)
+    outbox.done(conn, DELIVER, changes.keys() - finished)
     for job in jobs:
         log.info("handoff.delivered", handoff=job.h.id, case=job.h.case_id, agency=job.h.agency_id, adopted=job.adopted)
         metrics.delivery_settled(job.h.agency_id, job.h.adapter, "delivered", job.h.created_at)

@@ -140,6 +140,19 @@ def holding_and_waiting(conn: Connection, topic: str, claims: dict[str, str]) ->
     return {row.ref for row in rows if row.token == claims[row.ref]}, {row.ref for row in rows}
 
 
+def finish(conn: Connection, topic: str, claims: dict[str, str]) -> set[str]:
+    """Remove the work of these (ref → token) claims that is still held; returns the refs removed.
+
+    `holding` and `done` in one statement, for work that is over whatever happens next: its rows
+    are locked until commit as `holding` locks them. The claims of one settle come from one
+    message, so they share one token; a row bearing any of them is held by this consumer.
+    """
+    if not claims:
+        return set()
+    rows = conn.execute(_FINISH, {"_topic": topic, "_refs": list(claims), "_tokens": sorted(set(claims.values()))})
+    return {row.ref for row in rows}
+
+
 def waiting(conn: Connection, topic: str, refs: list[str]) -> set[str]:
     """Which of these refs still have work in the outbox (the others are done)."""
     return {r.ref for r in conn.execute(_WAITING, {"_topic": topic, "_refs": refs})}
@@ -177,3 +190,4 @@ _WAITING = select(outbox.c.ref, outbox.c.token).where(_OF_TOPIC, _REFS)
 _HOLDING = _WAITING.with_for_update()
 """`_WAITING` with the rows locked until commit (PostgreSQL; SQLite's writer holds the whole file)."""
 _DONE = delete(outbox).where(_OF_TOPIC, _REFS)
+_FINISH = delete(outbox).where(_OF_TOPIC, _REFS, one_of(outbox.c.token, "_tokens")).returning(outbox.c.ref)
