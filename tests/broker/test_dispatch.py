@@ -166,6 +166,29 @@ def test_a_late_success_wins_over_a_failure_decided_meanwhile_and_a_late_failure
     assert handoff_of(any_hub, accepted.case_id).state == "delivered"
 
 
+def test_a_late_receipt_for_a_handoff_that_moved_on_leaves_the_current_claim_alone(any_hub: Hub) -> None:
+    """A receipt removes its delivery work only while its own claim holds it; the holder's claim stays until it settles."""
+    [accepted] = submit_cases(any_hub.engine, any_hub.directory, [make_case(category="hospital-services")], actor="ns")
+    relay, published = collecting_relay(any_hub)
+    relay.run_once()
+    [first] = dispatch._claim(any_hub, published[0])  # worker A starts, and is slow
+    expire_leases(any_hub)
+    relay.run_once()
+    [second] = dispatch._claim(any_hub, published[1])  # worker B takes the work again
+    sender = Sender(actor="agency:ministry-of-health", source="agency-api", agency_id="ministry-of-health")
+    for kind in (MessageKind.acknowledged, MessageKind.rejected):  # it took the case, then refused it
+        message = AgencyMessage(kind=kind, text="ليس من اختصاصنا. Not ours.")
+        record_message(any_hub.engine, any_hub.directory, first.h.id, message, sender)
+    first.outcome = Receipt(agency_reference="MOH-8")
+    dispatch._settle(any_hub, [first])  # A's receipt comes after the agency refused the case: not written
+    h = handoff_of(any_hub, accepted.case_id)
+    assert (h.state, h.followup_reason, delivery_work(any_hub, h.id)) == ("failed", "rejected", 1)  # B's claim stays
+    second.outcome = Receipt(agency_reference="MOH-8")
+    dispatch._settle(any_hub, [second])  # B's, as late: it ends the delivery work it holds
+    h = handoff_of(any_hub, accepted.case_id)
+    assert (h.state, h.followup_reason, delivery_work(any_hub, h.id)) == ("failed", "rejected", 0)
+
+
 def collecting_relay(hub: Hub) -> tuple[Relay, list[list[tuple[str, str]]]]:
     published: list[list[tuple[str, str]]] = []
     return Relay(hub, lambda _topic, claims: published.append(claims)), published
