@@ -219,15 +219,12 @@ def _settle_in(hub: Hub, conn: Connection, jobs: list[_Job], *, held_here: bool)
         # and the rows removed are the ones still held (one statement where reading them and removing
         # them took two); only the other outcomes, and claims gone stale, are read as before
         finished = outbox.finish(conn, DELIVER, {job.h.id: claims[job.h.id] for job in jobs if _receipt(job)})
-        held, waiting = outbox.holding_and_waiting(conn, DELIVER, {r: t for r, t in claims.items() if r not in finished})
+        rest = {ref: token for ref, token in claims.items() if ref not in finished}
+        held, waiting = outbox.holding_and_waiting(conn, DELIVER, rest)
         held, waiting = held | finished, waiting | finished
     locked = {row.id: row for row in conn.execute(_LOCK_HANDOFFS, {"ids": ids})}
     current = {handoff_id: Handoff.from_row(row) for handoff_id, row in locked.items()}
-    delivered = [
-        job
-        for job in jobs
-        if _receipt(job) and _receipt_applies(current[job.h.id], job.h.id in waiting)
-    ]
+    delivered = [job for job in jobs if _receipt(job) and _receipt_applies(current[job.h.id], job.h.id in waiting)]
     _settle_delivered(hub, conn, delivered, current, locked, finished)
     written = {job.h.id for job in delivered}
     for job in jobs:

@@ -167,7 +167,7 @@ def test_a_late_success_wins_over_a_failure_decided_meanwhile_and_a_late_failure
 
 
 def test_a_late_receipt_for_a_handoff_that_moved_on_leaves_the_current_claim_alone(any_hub: Hub) -> None:
-    """A receipt removes its delivery work only while its own claim holds it; the holder's claim stays until it settles."""
+    """A receipt removes its delivery work only while its claim holds it; the holder's stays until it settles."""
     [accepted] = submit_cases(any_hub.engine, any_hub.directory, [make_case(category="hospital-services")], actor="ns")
     relay, published = collecting_relay(any_hub)
     relay.run_once()
