@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select, text
 
 from broker import outbox, wakeup
 from broker.hub import Hub
@@ -71,3 +71,37 @@ def test_a_burst_of_commits_wakes_a_waiting_relay(pg_hub: Hub) -> None:
     thread.start()
     wait_until(woken.is_set, "the last commit's notification", timeout=30)
     waiter.close()
+
+
+def woken_by_a_commit(hub: Hub, ref: str) -> None:
+    """Commit outbox work and wait until a listening relay is woken by it."""
+    stop = threading.Event()
+    waiter = Waiter(hub.engine, stop)
+    waiter.wait(0.01)  # connects and listens
+    woken = threading.Event()
+    thread = threading.Thread(target=lambda: (waiter.wait(600), woken.set()), daemon=True)
+    thread.start()
+    with transaction(hub.engine) as conn:
+        outbox.enqueue(conn, [("deliver", ref, "some-agency")])
+    wait_until(woken.is_set, "the committed work to wake the waiter", timeout=30)
+    waiter.close()
+
+
+def test_announcing_takes_no_connection_from_the_pool(pg_hub: Hub) -> None:
+    """The pool serves the process's own work; a NOTIFY borrowing from it sent a request to open a session."""
+    checkouts: list[int] = []
+    event.listen(pg_hub.engine, "checkout", lambda *_: checkouts.append(1))
+    woken_by_a_commit(pg_hub, "h_pool")
+    assert len(checkouts) == 1  # the committing transaction's own
+
+
+def test_an_announcing_connection_that_dropped_is_opened_again(pg_hub: Hub) -> None:
+    woken_by_a_commit(pg_hub, "h_before")
+    announcer = wakeup._ANNOUNCERS[pg_hub.engine]
+    assert announcer.conn is not None
+    with pg_hub.engine.connect() as conn:  # the database ends the announcer's session (a restart, a proxy)
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": announcer.conn.info.backend_pid})
+    with transaction(pg_hub.engine) as conn:
+        outbox.enqueue(conn, [("deliver", "h_lost", "some-agency")])  # this one's NOTIFY fails: the poll finds it
+    wait_until(lambda: announcer.conn is None, "the failed NOTIFY to drop the connection", timeout=30)
+    woken_by_a_commit(pg_hub, "h_after")
