@@ -317,28 +317,52 @@ class Meter:
     PostgreSQL counts the backends serving the scratch database (not its shared background
     writers); RabbitMQ is its whole server process (other users of the broker included).
     `sessions` reads how many PostgreSQL sessions were opened so far.
+
+    The groups are read every `SAMPLE_SECONDS` while the meter runs, and a process that ends
+    counts with its last reading: read only at the start and the stop, a backend whose session
+    closed during the run (a pool replacing a connection) took its CPU away with it.
     """
+
+    SAMPLE_SECONDS = 0.5
 
     def __init__(self, groups: dict[str, Callable[[], list[int]]], sessions: Callable[[], int]) -> None:
         self.groups = groups
         self.sessions = sessions
         self.before: dict[str, dict[int, float]] = {}
+        self.seen: dict[str, dict[int, float]] = {}
         self.machine = (0.0, 0.0)
         self.opened = 0
+        self.running = threading.Event()
+        self.sampler: threading.Thread | None = None
 
     def _read(self) -> dict[str, dict[int, float]]:
         return {name: {pid: cpu_of(pid) for pid in pids()} for name, pids in self.groups.items()}
 
+    def _sample(self) -> None:
+        for name, pids in self._read().items():
+            self.seen.setdefault(name, {}).update({pid: t for pid, t in pids.items() if t > 0})
+
+    def _sampling(self) -> None:
+        while not self.running.wait(self.SAMPLE_SECONDS):
+            self._sample()
+
     def start(self) -> None:
         self.before = self._read()
+        self.seen = {}
         self.machine = machine_busy()
         self.opened = self.sessions()
+        self.running.clear()
+        self.sampler = threading.Thread(target=self._sampling, name="meter", daemon=True)
+        self.sampler.start()
 
     def stop(self) -> dict[str, float]:
-        after = self._read()
+        self.running.set()
+        if self.sampler is not None:
+            self.sampler.join()
+        self._sample()
         used = {
             name: sum(max(0.0, t - self.before.get(name, {}).get(pid, 0.0)) for pid, t in pids.items())
-            for name, pids in after.items()
+            for name, pids in self.seen.items()
         }
         busy, total = machine_busy()
         used["machine"] = busy - self.machine[0]
