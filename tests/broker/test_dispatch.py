@@ -147,46 +147,46 @@ def test_a_late_success_wins_over_a_failure_decided_meanwhile_and_a_late_failure
     any_hub: Hub,
 ) -> None:
     """M1: outcomes are fenced by the claim token; a receipt is the truth about the agency, whenever it comes."""
-    [accepted] = submit_cases(any_hub.engine, any_hub.directory, [make_case(category="hospital-services")], actor="ns")
-    relay, published = collecting_relay(any_hub)
-    relay.run_once()
-    [first] = dispatch._claim(any_hub, published[0])  # worker A starts, and is slow
-    expire_leases(any_hub)
-    relay.run_once()
-    [second] = dispatch._claim(any_hub, published[1])  # worker B takes the work again
+    case_id, first, second = claimed_twice(any_hub)
     second.outcome = PermanentDeliveryError("refused by the agency")
     dispatch._settle(any_hub, [second])
-    assert handoff_of(any_hub, accepted.case_id).state == "failed"
+    assert handoff_of(any_hub, case_id).state == "failed"
     first.outcome = Receipt(agency_reference="MOH-7")
     dispatch._settle(any_hub, [first])  # A's success arrives late: it wins
-    h = handoff_of(any_hub, accepted.case_id)
+    h = handoff_of(any_hub, case_id)
     assert (h.state, h.agency_reference, h.followup_reason) == ("delivered", "MOH-7", "manual")
     stale = dispatch._Job(first.h, first.envelope, first.taken, uncertain=False, outcome=PermanentDeliveryError("x"))
     dispatch._settle(any_hub, [stale])  # a stale failure changes nothing
-    assert handoff_of(any_hub, accepted.case_id).state == "delivered"
+    assert handoff_of(any_hub, case_id).state == "delivered"
 
 
 def test_a_late_receipt_for_a_handoff_that_moved_on_leaves_the_current_claim_alone(any_hub: Hub) -> None:
     """A receipt removes its delivery work only while its claim holds it; the holder's stays until it settles."""
-    [accepted] = submit_cases(any_hub.engine, any_hub.directory, [make_case(category="hospital-services")], actor="ns")
-    relay, published = collecting_relay(any_hub)
-    relay.run_once()
-    [first] = dispatch._claim(any_hub, published[0])  # worker A starts, and is slow
-    expire_leases(any_hub)
-    relay.run_once()
-    [second] = dispatch._claim(any_hub, published[1])  # worker B takes the work again
+    case_id, first, second = claimed_twice(any_hub)
     sender = Sender(actor="agency:ministry-of-health", source="agency-api", agency_id="ministry-of-health")
     for kind in (MessageKind.acknowledged, MessageKind.rejected):  # it took the case, then refused it
         message = AgencyMessage(kind=kind, text="ليس من اختصاصنا. Not ours.")
         record_message(any_hub.engine, any_hub.directory, first.h.id, message, sender)
     first.outcome = Receipt(agency_reference="MOH-8")
     dispatch._settle(any_hub, [first])  # A's receipt comes after the agency refused the case: not written
-    h = handoff_of(any_hub, accepted.case_id)
+    h = handoff_of(any_hub, case_id)
     assert (h.state, h.followup_reason, delivery_work(any_hub, h.id)) == ("failed", "rejected", 1)  # B's claim stays
     second.outcome = Receipt(agency_reference="MOH-8")
     dispatch._settle(any_hub, [second])  # B's, as late: it ends the delivery work it holds
-    h = handoff_of(any_hub, accepted.case_id)
+    h = handoff_of(any_hub, case_id)
     assert (h.state, h.followup_reason, delivery_work(any_hub, h.id)) == ("failed", "rejected", 0)
+
+
+def claimed_twice(hub: Hub) -> tuple[str, dispatch._Job, dispatch._Job]:
+    """A case's delivery claimed by worker A, whose lease then runs out, and claimed again by worker B."""
+    [accepted] = submit_cases(hub.engine, hub.directory, [make_case(category="hospital-services")], actor="ns")
+    relay, published = collecting_relay(hub)
+    relay.run_once()
+    [first] = dispatch._claim(hub, published[0])  # worker A starts, and is slow
+    expire_leases(hub)
+    relay.run_once()
+    [second] = dispatch._claim(hub, published[1])  # worker B takes the work again
+    return accepted.case_id, first, second
 
 
 def collecting_relay(hub: Hub) -> tuple[Relay, list[list[tuple[str, str]]]]:

@@ -16,16 +16,7 @@ from tests.support import wait_until
 
 
 def test_work_committed_on_postgresql_wakes_a_waiting_relay_long_before_its_poll(pg_hub: Hub) -> None:
-    stop = threading.Event()
-    waiter = Waiter(pg_hub.engine, stop)
-    waiter.wait(0.01)  # connects and listens
-    woken = threading.Event()
-    thread = threading.Thread(target=lambda: (waiter.wait(600), woken.set()), daemon=True)
-    thread.start()
-    with transaction(pg_hub.engine) as conn:
-        outbox.enqueue(conn, [("deliver", "h_wakeup", "some-agency")])
-    wait_until(woken.is_set, "the committed work to wake the waiter", timeout=30)
-    waiter.close()
+    woken_by_a_commit(pg_hub, "h_wakeup")  # the waiter waits up to 600 s: only the notification wakes it
 
 
 def test_on_sqlite_the_waiter_sleeps_until_stopped(sqlite_hub: Hub) -> None:
