@@ -33,7 +33,7 @@ from broker.retry import backoff
 from broker.store.cases import move_cases
 from broker.store.engine import now, transaction
 from broker.store.handoffs import Handoff, update_handoff, update_handoffs
-from broker.store.lists import one_of
+from broker.store.lists import ByIds
 from broker.store.tables import agency_circuits, cases, handoffs, sent_messages
 from schemas import Envelope, FollowupReason, HandoffState, Receipt
 
@@ -114,7 +114,7 @@ def _claim_in(hub: Hub, conn: Connection, claims: list[tuple[str, str]]) -> list
     taken = outbox.take_many(conn, DELIVER, claims, hub.settings.lease_seconds)
     if not taken:
         return []
-    rows = conn.execute(_CLAIMED, {"ids": sorted(taken)}).all()
+    rows = _CLAIMED.execute(conn, sorted(taken)).all()
     settled, starting, found, talked = [], {}, [], []
     refreshed = False
     for row in rows:
@@ -222,7 +222,7 @@ def _settle_in(hub: Hub, conn: Connection, jobs: list[_Job], *, held_here: bool)
         rest = {ref: token for ref, token in claims.items() if ref not in finished}
         held, waiting = outbox.holding_and_waiting(conn, DELIVER, rest)
         held, waiting = held | finished, waiting | finished
-    locked = {row.id: row for row in conn.execute(_LOCK_HANDOFFS, {"ids": ids})}
+    locked = {row.id: row for row in _LOCK_HANDOFFS.execute(conn, ids)}
     current = {handoff_id: Handoff.from_row(row) for handoff_id, row in locked.items()}
     delivered = [job for job in jobs if _receipt(job) and _receipt_applies(current[job.h.id], job.h.id in waiting)]
     _settle_delivered(hub, conn, delivered, current, locked, finished)
@@ -362,25 +362,27 @@ def _outcome_unknown(conn: Connection, h: Handoff, job: _Job, reason: str, last_
     _stop(conn, h, job, "uncertain", FollowupReason.outcome_unknown, note, reason, last_error)
 
 
-_CLAIMED = (
-    select(handoffs, cases.c.payload, SAID)
-    .join(cases, cases.c.id == handoffs.c.case_id)
-    .where(one_of(handoffs.c.id, "ids"))
+_CLAIMED = ByIds(
+    lambda these: select(handoffs, cases.c.payload, SAID).join(cases, cases.c.id == handoffs.c.case_id).where(these),
+    handoffs.c.id,
 )
 """The handoffs a claim took, with their case and whether anything was said on them yet (a first
 delivery's conversation is not read). Built once: built per call it cost SQLAlchemy 150 µs, against 26."""
 
-_LOCK_HANDOFFS = (
-    select(
-        handoffs,
-        cases.c.state.label("case_state"),
-        agency_circuits.c.state.label("circuit_state"),
-        agency_circuits.c.consecutive_failures.label("circuit_failures"),
-    )
-    .join(cases, cases.c.id == handoffs.c.case_id)
-    .outerjoin(agency_circuits, agency_circuits.c.agency_id == handoffs.c.agency_id)
-    .where(one_of(handoffs.c.id, "ids"))
-    .with_for_update(of=handoffs)
+_LOCK_HANDOFFS = ByIds(
+    lambda these: (
+        select(
+            handoffs,
+            cases.c.state.label("case_state"),
+            agency_circuits.c.state.label("circuit_state"),
+            agency_circuits.c.consecutive_failures.label("circuit_failures"),
+        )
+        .join(cases, cases.c.id == handoffs.c.case_id)
+        .outerjoin(agency_circuits, agency_circuits.c.agency_id == handoffs.c.agency_id)
+        .where(these)
+        .with_for_update(of=handoffs)
+    ),
+    handoffs.c.id,
 )
 """The handoffs an outcome is written to, locked, with their case's state and their agency's breaker at a
 glance: one statement where three were (built once, as the outbox's statements)."""
