@@ -100,12 +100,18 @@ def take(conn: Connection, topic: str, ref: str, token: str, lease_seconds: floa
 
 
 def take_many(conn: Connection, topic: str, claims: list[tuple[str, str]], lease_seconds: float) -> dict[str, Taken]:
-    """`take` for every (ref, token) claim of one message in one statement; refs gone stale are absent."""
+    """`take` for every (ref, token) claim of one message in one statement; refs gone stale are absent.
+
+    The claims of one message come from one relay pass, whose tokens no other claim ever bears, so
+    a row bearing any of them is this message's (as in `finish`): refs and tokens go as two arrays,
+    a statement rendered once, where pairs were an IN list rendered anew on every call.
+    """
     if not claims:
         return {}
     mine = secrets.token_hex(8)
     due = now() + timedelta(seconds=lease_seconds)
-    taken = conn.execute(_TAKE, {"_topic": topic, "_claims": claims, "_due": due, "_mine": mine})
+    refs, tokens = [ref for ref, _ in claims], sorted({token for _, token in claims})
+    taken = conn.execute(_TAKE, {"_topic": topic, "_refs": refs, "_tokens": tokens, "_due": due, "_mine": mine})
     return {row.ref: Taken(int(row.attempts), mine) for row in taken}
 
 
@@ -182,7 +188,7 @@ _OF_TOPIC = outbox.c.topic == bindparam("_topic")
 _REFS = one_of(outbox.c.ref, "_refs")
 _TAKE = (
     update(outbox)
-    .where(_OF_TOPIC, tuple_(outbox.c.ref, outbox.c.token).in_(bindparam("_claims", expanding=True)))
+    .where(_OF_TOPIC, _REFS, one_of(outbox.c.token, "_tokens"))
     .values(due_at=bindparam("_due"), token=bindparam("_mine"), attempts=outbox.c.attempts + 1)
     .returning(outbox.c.ref, outbox.c.attempts)
 )

@@ -177,6 +177,21 @@ def test_a_late_receipt_for_a_handoff_that_moved_on_leaves_the_current_claim_alo
     assert (h.state, h.followup_reason, delivery_work(any_hub, h.id)) == ("failed", "rejected", 0)
 
 
+def test_a_copy_of_a_message_takes_nothing_once_its_claim_was_taken(any_hub: Hub) -> None:
+    """A message the broker delivers twice, or one whose work the relay published again after the lease
+    ran out: only the current claim's message starts a delivery (no agency gets the case twice at once)."""
+    submit_cases(any_hub.engine, any_hub.directory, [make_case(category="hospital-services")], actor="ns")
+    relay, published = collecting_relay(any_hub)
+    relay.run_once()
+    [first] = dispatch._claim(any_hub, published[0])
+    assert dispatch._claim(any_hub, published[0]) == []  # a copy of the message worker A took
+    expire_leases(any_hub)
+    relay.run_once()
+    [second] = dispatch._claim(any_hub, published[1])
+    assert dispatch._claim(any_hub, published[0] + published[1]) == []  # both messages again, as one
+    assert (second.h.id, second.taken.attempt) == (first.h.id, first.taken.attempt + 1)
+
+
 def claimed_twice(hub: Hub) -> tuple[str, dispatch._Job, dispatch._Job]:
     """A case's delivery claimed by worker A, whose lease then runs out, and claimed again by worker B."""
     [accepted] = submit_cases(hub.engine, hub.directory, [make_case(category="hospital-services")], actor="ns")
