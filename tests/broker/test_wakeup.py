@@ -23,8 +23,7 @@ def test_on_sqlite_the_waiter_sleeps_until_stopped(sqlite_hub: Hub) -> None:
     stop = threading.Event()
     waiter = Waiter(sqlite_hub.engine, stop)
     done = threading.Event()
-    thread = threading.Thread(target=lambda: (waiter.wait(600), done.set()), daemon=True)
-    thread.start()
+    waiting_then_setting(waiter, done).start()
     stop.set()
     wait_until(done.is_set, "stop to end the wait", timeout=30)
 
@@ -58,8 +57,7 @@ def test_a_burst_of_commits_wakes_a_waiting_relay(pg_hub: Hub) -> None:
         with transaction(pg_hub.engine) as conn:
             outbox.enqueue(conn, [("deliver", f"h_many_{n}", "some-agency")])
     woken = threading.Event()
-    thread = threading.Thread(target=lambda: (waiter.wait(600), woken.set()), daemon=True)
-    thread.start()
+    waiting_then_setting(waiter, woken).start()
     wait_until(woken.is_set, "the last commit's notification", timeout=30)
     waiter.close()
 
@@ -70,8 +68,7 @@ def woken_by_a_commit(hub: Hub, ref: str) -> None:
     waiter = Waiter(hub.engine, stop)
     waiter.wait(0.01)  # connects and listens
     woken = threading.Event()
-    thread = threading.Thread(target=lambda: (waiter.wait(600), woken.set()), daemon=True)
-    thread.start()
+    waiting_then_setting(waiter, woken).start()
     with transaction(hub.engine) as conn:
         outbox.enqueue(conn, [("deliver", ref, "some-agency")])
     wait_until(woken.is_set, "the committed work to wake the waiter", timeout=30)
@@ -96,3 +93,13 @@ def test_an_announcing_connection_that_dropped_is_opened_again(pg_hub: Hub) -> N
         outbox.enqueue(conn, [("deliver", "h_lost", "some-agency")])  # this one's NOTIFY fails: the poll finds it
     wait_until(lambda: announcer.conn is None, "the failed NOTIFY to drop the connection", timeout=30)
     woken_by_a_commit(pg_hub, "h_after")
+
+
+def waiting_then_setting(waiter: Waiter, event: threading.Event) -> threading.Thread:
+    """A thread (not started) that waits on `waiter` for up to 600 s, then sets `event`."""
+
+    def run() -> None:
+        waiter.wait(600)
+        event.set()
+
+    return threading.Thread(target=run, daemon=True)
