@@ -32,9 +32,13 @@ def test_one_id_and_several_read_the_same_rows(any_hub: Hub) -> None:
 
 
 def _plans(hub: Hub, run: Callable[[Connection], int], fragment: str) -> tuple[int, int]:
-    """`run` 15 times on one connection; PostgreSQL's (generic, custom) plans of the statement with `fragment`."""
+    """`run` 25 times on one connection; PostgreSQL's (generic, custom) plans of the statement with `fragment`.
+
+    psycopg prepares a statement after its fifth run; PostgreSQL then plans it afresh five times before
+    it weighs keeping a plan.
+    """
     with hub.engine.connect() as conn:
-        for _ in range(15):
+        for _ in range(25):
             assert run(conn) == 1
         row = conn.execute(
             text("SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE :s"),
@@ -50,7 +54,7 @@ def test_postgresql_keeps_the_plan_of_a_one_id_read(pg_hub: Hub) -> None:
     generic, custom = _plans(
         pg_hub, lambda conn: len(dispatch._CLAIMED.execute(conn, [first]).all()), "handoffs.id = $1"
     )
-    assert generic >= 5
+    assert generic >= 10
     assert custom <= 5
 
 
@@ -60,4 +64,4 @@ def test_postgresql_plans_an_id_array_afresh_each_time(pg_hub: Hub) -> None:
     many = dispatch._CLAIMED.many
     generic, custom = _plans(pg_hub, lambda conn: len(conn.execute(many, {"_ids": [first]}).all()), "= ANY (")
     assert generic == 0
-    assert custom >= 10
+    assert custom >= 15
