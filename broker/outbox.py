@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, bindparam, delete, insert, select, tuple_, update
 
@@ -110,8 +111,7 @@ def take_many(conn: Connection, topic: str, claims: list[tuple[str, str]], lease
         return {}
     mine = secrets.token_hex(8)
     due = now() + timedelta(seconds=lease_seconds)
-    refs, tokens = [ref for ref, _ in claims], sorted({token for _, token in claims})
-    taken = conn.execute(_TAKE, {"_topic": topic, "_refs": refs, "_tokens": tokens, "_due": due, "_mine": mine})
+    taken = conn.execute(_TAKE, {**_claimed(topic, claims), "_due": due, "_mine": mine})
     return {row.ref: Taken(int(row.attempts), mine) for row in taken}
 
 
@@ -155,8 +155,14 @@ def finish(conn: Connection, topic: str, claims: dict[str, str]) -> set[str]:
     """
     if not claims:
         return set()
-    rows = conn.execute(_FINISH, {"_topic": topic, "_refs": list(claims), "_tokens": sorted(set(claims.values()))})
+    rows = conn.execute(_FINISH, _claimed(topic, claims.items()))
     return {row.ref for row in rows}
+
+
+def _claimed(topic: str, claims: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """The parameters naming one message's (ref, token) claims: its refs and its tokens, two arrays."""
+    pairs = list(claims)
+    return {"_topic": topic, "_refs": [ref for ref, _ in pairs], "_tokens": sorted({token for _, token in pairs})}
 
 
 def waiting(conn: Connection, topic: str, refs: list[str]) -> set[str]:

@@ -95,11 +95,11 @@ def test_an_announcing_connection_that_dropped_is_opened_again(pg_hub: Hub) -> N
     woken_by_a_commit(pg_hub, "h_after")
 
 
-def waiting_then_setting(waiter: Waiter, event: threading.Event) -> threading.Thread:
-    """A thread (not started) that waits on `waiter` for up to 600 s, then sets `event`."""
+def waiting_then_setting(waiter: Waiter, done: threading.Event) -> threading.Thread:
+    """A thread (not started) that waits on `waiter` for up to 600 s, then sets `done`."""
 
     def run() -> None:
         waiter.wait(600)
-        event.set()
+        done.set()
 
     return threading.Thread(target=run, daemon=True)
