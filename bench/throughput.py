@@ -804,7 +804,8 @@ def main() -> None:
         s = settings
         print(f"logs in {work}")
         print(
-            f"tawasul-hub throughput: {os.cpu_count()} CPUs; relay_interval {s.relay_interval} s, relay_batch "
+            f"tawasul-hub throughput: {os.cpu_count()} CPUs; relay_interval {s.relay_interval} s, linger "
+            f"{s.relay_linger} s (after agencies' work {s.relay_agency_linger} s), relay_batch "
             f"{s.relay_batch}, task_batch {s.task_batch}, agency_max_in_flight {s.agency_max_in_flight}, "
             f"{args.workers} worker process(es) x {s.worker_concurrency} threads; "
             f"agencies: {'REST (simulator in this process), delivered = accepted with a ticket' if rest else 'manual'}"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -26,6 +27,7 @@ from adapters.base import Adapter
 from adapters.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError, UncertainDeliveryError
 from broker import circuit, events, followup, isolation, metrics, outbox
 from broker.envelopes import SAID, conversations, envelope
+from broker.errors import Conflict
 from broker.hub import Hub
 from broker.lifecycle import next_handoff_state
 from broker.outbox import DELIVER, Taken
@@ -69,7 +71,10 @@ def deliver(hub: Hub, claims: list[tuple[str, str]]) -> None:
 
     Safe to run twice: a stale token or a handoff already settled has no effect. A message of
     manual agencies only (delivery is a place on the follow-up queue: no call leaves the hub) is
-    claimed, delivered and settled in one transaction.
+    claimed, delivered and settled in one transaction. A connected agency's message is delivered one
+    handoff after another, and its first handoff the agency does not take (no answer, busy, down)
+    ends it: the rest are given back unattempted, so a hanging agency costs a message one delivery
+    timeout, not one per handoff, and its circuit sees one failure, not a burst.
     """
     with transaction(hub.engine) as conn:
         jobs = _claim_in(hub, conn, claims)
@@ -88,10 +93,27 @@ def deliver(hub: Hub, claims: list[tuple[str, str]]) -> None:
             continue  # the lease ran out anyway and the work went to another worker
         _run(hub, job)
         done.append(job)
+        if isolation.unanswered(job.outcome, job.crashed):
+            _give_back(hub, [later for later in jobs[i + 1 :] if not later.lost])
+            break
         if time.monotonic() - flushed > FLUSH_SECONDS:
             _settle(hub, done)
             done, flushed = [], time.monotonic()
     _settle(hub, done)
+
+
+def _give_back(hub: Hub, jobs: list[_Job]) -> None:
+    """Due again at once as they were before this message took them, no attempt spent (see `deliver`)."""
+    if not jobs:
+        return
+    with transaction(hub.engine) as conn:
+        kept = outbox.give_back(conn, DELIVER, {job.h.id: job.taken.token for job in jobs})
+        for job in jobs:
+            if job.h.id in kept:
+                before = {"state": job.h.state, "attempts": job.h.attempts, "uncertain": job.h.uncertain}
+                with suppress(Conflict):  # someone acted on it meanwhile (an officer): theirs stands
+                    update_handoff(conn, job.h.id, before, expect=H.delivering)
+    log.info("handoffs.given_back", agency=jobs[0].h.agency_id, count=len(kept))
 
 
 def _manual(hub: Hub, agency_id: str) -> bool:

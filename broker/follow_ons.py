@@ -10,6 +10,8 @@ records that it was passed on. Nothing is dropped.
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -130,11 +132,33 @@ class _Job:
 
 
 def send(hub: Hub, claims: list[tuple[str, str]]) -> None:
-    """Send the follow-on messages of one broker message, given as (follow-on id, claim token) pairs."""
-    jobs = _claim(hub, claims)
-    for job in jobs:
+    """Send the follow-on messages of one broker message, given as (follow-on id, claim token) pairs.
+
+    As `dispatch.deliver`: one after another, the leases of those still to send kept, and the first
+    the agency does not take ends the message (see `isolation.unanswered`).
+    """
+    todo = deque(_claim(hub, claims))
+    renewed = time.monotonic()
+    while todo:
+        if time.monotonic() - renewed > hub.settings.lease_seconds / 4:
+            todo = _renew(hub, todo)
+            renewed = time.monotonic()
+            continue
+        job = todo.popleft()
         _attempt(hub, job)
         _settle(hub, job)
+        if isolation.unanswered(job.outcome, job.crashed):
+            with transaction(hub.engine) as conn:
+                outbox.give_back(conn, FOLLOW_ON, {later.follow_on.id: later.token for later in todo})
+            return
+
+
+def _renew(hub: Hub, jobs: deque[_Job]) -> deque[_Job]:
+    """The jobs whose claims this worker still holds, their leases pushed on (the others went to another)."""
+    with transaction(hub.engine) as conn:
+        claims = {job.follow_on.id: job.token for job in jobs}
+        kept = outbox.renew(conn, FOLLOW_ON, claims, hub.settings.lease_seconds)
+    return deque(job for job in jobs if job.follow_on.id in kept)
 
 
 def _claim(hub: Hub, claims: list[tuple[str, str]]) -> list[_Job]:

@@ -1,9 +1,14 @@
 """One slow or dead agency never delays the others: per-agency limits on what the relay claims.
 
-An agency's deliveries in flight are its outbox rows under lease (claimed, the lease not yet run
-out; a row waiting for a retry has no token and does not count). The relay claims at most
-`max_in_flight` of them per agency, and none (or one probe) while the agency's circuit is open, so
-a hanging agency holds at most that many worker threads and the rest of the work keeps flowing.
+A connected agency's deliveries go in broker messages of its own, each delivered one handoff after
+another, so the calls under way at one agency are its messages in flight: outbox rows under lease
+(claimed, the lease not yet run out; a row waiting for a retry has no token and does not count),
+one claim token each. The relay keeps at most `max_in_flight` such messages per agency, a pass
+giving one with a message to spare up to `task_batch` of its due handoffs, and none (or one
+probe) while the agency's circuit is open. So a hanging agency holds at most that many worker
+threads and the rest of the work keeps flowing, and work that piled up behind a busy agency
+leaves in full messages: a worker's cost is mostly per message, not per handoff. Manual agencies
+wait on nobody: their limit is handoffs, and only the pass size bounds it.
 Claims are serialised by a transaction-level advisory lock on PostgreSQL (SQLite has one writer
 anyway), so several relays together never exceed a limit.
 
@@ -52,31 +57,58 @@ def _manual(hub: Hub, agency_id: str) -> bool:
     return hub.directory.adapter(agency_id).capabilities.manual
 
 
-def in_flight(conn: Connection, at: datetime) -> dict[str, int]:
-    """Leased outbox rows per agency: deliveries published or running now."""
-    return {agency_id: int(count) for agency_id, count in conn.execute(_IN_FLIGHT, {"at": at})}
+@dataclass(frozen=True)
+class InFlight:
+    """One agency's work published or running now: broker messages, and the handoffs they carry."""
+
+    messages: int
+    handoffs: int
 
 
+def in_flight(conn: Connection, at: datetime) -> dict[str, InFlight]:
+    """Leased outbox work per agency: deliveries published or running now."""
+    rows = conn.execute(_IN_FLIGHT, {"at": at})
+    return {row.agency_id: InFlight(int(row.messages), int(row.handoffs)) for row in rows}
+
+
+_o = outbox_table.c
 _IN_FLIGHT = (
-    select(outbox_table.c.agency_id, func.count())
-    .where(
-        outbox_table.c.agency_id.is_not(None),
-        outbox_table.c.token.is_not(None),
-        outbox_table.c.due_at > bindparam("at"),
+    select(
+        _o.agency_id,
+        # a message's rows share its claim token: the relay's, then the worker's own once taken
+        func.count(func.distinct(_o.topic + ":" + _o.token)).label("messages"),
+        func.count().label("handoffs"),
     )
-    .group_by(outbox_table.c.agency_id)
+    .where(
+        _o.agency_id.is_not(None),
+        _o.token.is_not(None),
+        _o.due_at > bindparam("at"),
+    )
+    .group_by(_o.agency_id)
 )
 """Built once: every relay pass runs it."""
 
 
-def _room(hub: Hub, busy: dict[str, int], circuits: dict[str, Circuit], at: datetime) -> dict[str, int]:
-    """How many more deliveries each known agency may have claimed now."""
+def _room(hub: Hub, busy: dict[str, InFlight], circuits: dict[str, Circuit], at: datetime) -> dict[str, int]:
+    """How many more handoffs each known agency may have claimed now.
+
+    A connected agency with a message to spare gets one message's worth (one of each topic, in
+    fact: a follow-on travels apart from deliveries); a manual agency what its limit leaves.
+    """
     room: dict[str, int] = {}
     for agency_id, agency in hub.directory.agencies.items():
-        free = max_in_flight(hub.settings, agency, _manual(hub, agency_id)) - busy.get(agency_id, 0)
+        free = _free(hub, agency_id, agency, busy.get(agency_id, InFlight(0, 0)))
         gate = circuit.allowance(circuits[agency_id], at) if agency_id in circuits else None
         room[agency_id] = max(0, free if gate is None else min(free, gate))
     return room
+
+
+def _free(hub: Hub, agency_id: str, agency: AgencyConfig, held: InFlight) -> int:
+    manual = _manual(hub, agency_id)
+    limit = max_in_flight(hub.settings, agency, manual)
+    if manual:
+        return limit - held.handoffs
+    return hub.settings.task_batch if held.messages < limit else 0
 
 
 def _candidates(room: dict[str, int], limit: int, at: datetime) -> CompoundSelect[tuple[int]]:
@@ -176,6 +208,9 @@ class AgencyStatus:
 
     agency: str
     in_flight: int
+    """What `max_in_flight` counts: broker messages for a connected agency, handoffs for a manual one."""
+    handoffs: int
+    """Handoffs in flight, whatever the messages carrying them."""
     max_in_flight: int
     circuit: Circuit
 
@@ -184,15 +219,20 @@ def status(conn: Connection, hub: Hub) -> list[AgencyStatus]:
     """Every agency's deliveries in flight, limit and circuit."""
     busy = in_flight(conn, now())
     circuits = circuit.load(conn)
-    return [
-        AgencyStatus(
-            agency=agency_id,
-            in_flight=busy.get(agency_id, 0),
-            max_in_flight=max_in_flight(hub.settings, agency, _manual(hub, agency_id)),
-            circuit=circuits.get(agency_id, Circuit(agency_id)),
+    rows = []
+    for agency_id, agency in hub.directory.agencies.items():
+        manual = _manual(hub, agency_id)
+        held = busy.get(agency_id, InFlight(0, 0))
+        rows.append(
+            AgencyStatus(
+                agency=agency_id,
+                in_flight=held.handoffs if manual else held.messages,
+                handoffs=held.handoffs,
+                max_in_flight=max_in_flight(hub.settings, agency, manual),
+                circuit=circuits.get(agency_id, Circuit(agency_id)),
+            )
         )
-        for agency_id, agency in hub.directory.agencies.items()
-    ]
+    return rows
 
 
 class _AgencyCalls:
@@ -253,6 +293,17 @@ def _agency_calls(agency_id: str, size: int) -> _AgencyCalls:
         if found is None:
             found = _calls[(agency_id, size)] = _AgencyCalls(agency_id, size)
         return found
+
+
+def unanswered(outcome: object, crashed: bool) -> bool:
+    """Whether an agency did not take a call for reasons of its own (down, busy, no answer), not the message's.
+
+    It would not take the next call of the same broker message either: the worker ends the message
+    there and gives the rest back unattempted (`outbox.give_back`), so a hanging agency costs a
+    message one delivery timeout, not one per handoff. A refusal (PermanentDeliveryError) is about
+    one message; an adapter's own bug (`crashed`) is not the agency's.
+    """
+    return isinstance(outcome, RetriableDeliveryError | UncertainDeliveryError) and not crashed
 
 
 def bounded(hub: Hub, agency_id: str, call: Callable[[], T]) -> T:

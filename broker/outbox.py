@@ -159,6 +159,17 @@ def finish(conn: Connection, topic: str, claims: dict[str, str]) -> set[str]:
     return {row.ref for row in rows}
 
 
+def give_back(conn: Connection, topic: str, claims: dict[str, str]) -> set[str]:
+    """Hand back held work that was never started (ref → token): due at once, unclaimed, its attempt uncounted.
+
+    Returns the refs given back; a claim gone stale meanwhile is someone else's and stays as it is.
+    """
+    if not claims:
+        return set()
+    rows = conn.execute(_GIVE_BACK, {**_claimed(topic, claims.items()), "_at": now()})
+    return {row.ref for row in rows}
+
+
 def _claimed(topic: str, claims: Iterable[tuple[str, str]]) -> dict[str, Any]:
     """The parameters naming one message's (ref, token) claims: its refs and its tokens, two arrays."""
     pairs = list(claims)
@@ -192,9 +203,10 @@ def done(conn: Connection, topic: str, refs: Iterable[str]) -> None:
 # Built once: building a statement (and its cache key) per call cost more CPU than running it.
 _OF_TOPIC = outbox.c.topic == bindparam("_topic")
 _REFS = one_of(outbox.c.ref, "_refs")
+_TOKENS = one_of(outbox.c.token, "_tokens")
 _TAKE = (
     update(outbox)
-    .where(_OF_TOPIC, _REFS, one_of(outbox.c.token, "_tokens"))
+    .where(_OF_TOPIC, _REFS, _TOKENS)
     .values(due_at=bindparam("_due"), token=bindparam("_mine"), attempts=outbox.c.attempts + 1)
     .returning(outbox.c.ref, outbox.c.attempts)
 )
@@ -202,4 +214,10 @@ _WAITING = select(outbox.c.ref, outbox.c.token).where(_OF_TOPIC, _REFS)
 _HOLDING = _WAITING.with_for_update()
 """`_WAITING` with the rows locked until commit (PostgreSQL; SQLite's writer holds the whole file)."""
 _DONE = delete(outbox).where(_OF_TOPIC, _REFS)
-_FINISH = delete(outbox).where(_OF_TOPIC, _REFS, one_of(outbox.c.token, "_tokens")).returning(outbox.c.ref)
+_FINISH = delete(outbox).where(_OF_TOPIC, _REFS, _TOKENS).returning(outbox.c.ref)
+_GIVE_BACK = (
+    update(outbox)
+    .where(_OF_TOPIC, _REFS, _TOKENS)
+    .values(due_at=bindparam("_at"), token=None, attempts=outbox.c.attempts - 1)
+    .returning(outbox.c.ref)
+)

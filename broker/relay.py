@@ -49,6 +49,8 @@ class Relay:
         self.hub = hub
         self.publish = publish
         self.skip_locked = hub.engine.dialect.name == "postgresql"
+        self.connected = False
+        """Whether the last pass published work for a connected agency (see `scheduler.run`'s linger)."""
 
     def run_once(self) -> int:
         """One pass; returns how many outbox rows were published."""
@@ -61,11 +63,12 @@ class Relay:
             claimed = isolation.claim_due(
                 conn, self.hub, s.relay_batch, s.lease_seconds, self.skip_locked, locked=self.skip_locked
             )
-        if not claimed:
-            return 0
         groups: dict[tuple[str, str | None], list[tuple[str, str]]] = defaultdict(list)
         for work in claimed:
             groups[(work.topic, self._group(work.agency_id))].append((work.ref, work.token))
+        self.connected = any(agency is not None for _topic, agency in groups)
+        if not claimed:
+            return 0
         published = 0
         for (topic, _agency), items in groups.items():
             for chunk in _chunks(items, s.task_batch):

@@ -95,7 +95,10 @@ def run(hub: Hub, publish: Publish, stop: threading.Event, jobs: list[Periodic] 
             waiter.wait(hub.settings.relay_interval)
         elif published < hub.settings.relay_batch:
             # cases trickling in: linger, so the next pass (and each broker message) carries several;
-            # a full pass means a backlog, worked through at once
-            stop.wait(max(0.0, hub.settings.relay_linger - (time.monotonic() - started)))
+            # longer after connected agencies' work, whose messages go one per agency a pass.
+            # A full pass means a backlog, worked through at once.
+            s = hub.settings
+            linger = s.relay_agency_linger if relay.connected else s.relay_linger
+            stop.wait(max(0.0, linger - (time.monotonic() - started)))
     runner.join()  # the job under way finishes its transaction
     waiter.close()

@@ -65,6 +65,12 @@ class Settings(BaseSettings):
         description="While cases trickle in, a relay pass waits this long after the last one, so it carries "
         "several (seconds; a full pass goes on at once).",
     )
+    relay_agency_linger: float = Field(
+        default=0.25,
+        ge=0,
+        description="As relay_linger, after a pass that published connected agencies' deliveries: each agency "
+        "gets one broker message a pass, so a longer wait fills it (seconds).",
+    )
     relay_batch: int = Field(default=500, ge=1, description="Outbox rows claimed per relay pass.")
     task_batch: int = Field(default=20, ge=1, description="Handoffs carried by one broker message.")
     worker_concurrency: int = Field(default=4, ge=1, description="Worker threads or processes.")
@@ -75,7 +81,10 @@ class Settings(BaseSettings):
         "requests' work at once, so a burst waits for a connection instead of opening (and closing) new ones.",
     )
     agency_max_in_flight: int = Field(
-        default=2, ge=1, description="Deliveries in flight per agency (agencies.yaml `max_in_flight` overrides)."
+        default=2,
+        ge=1,
+        description="Broker messages in flight per connected agency, each delivering up to task_batch handoffs one "
+        "after another: its calls under way at once (agencies.yaml `max_in_flight` overrides).",
     )
     circuit_failures: int = Field(default=5, ge=1, description="Consecutive retriable failures that open a circuit.")
     circuit_cooldown: float = Field(default=30.0, gt=0, description="Seconds an open circuit waits before a probe.")

@@ -79,7 +79,10 @@ class AgencyConfig(_Config):
     )
     operator: bool = Field(default=False, description="The central office's own entity (triage).")
     max_in_flight: int | None = Field(
-        default=None, ge=1, description="Deliveries in flight at once; default: the hub's agency_max_in_flight."
+        default=None,
+        ge=1,
+        description="Deliveries under way at once (broker messages in flight, each delivering its handoffs one "
+        "after another); default: the hub's agency_max_in_flight.",
     )
 
     @model_validator(mode="after")

@@ -39,6 +39,7 @@ def circuits(
                 "agency": r.agency,
                 "in_flight": r.in_flight,
                 "max_in_flight": r.max_in_flight,
+                "handoffs_in_flight": r.handoffs,
                 "state": r.circuit.state.value,
                 "consecutive_failures": r.circuit.consecutive_failures,
                 "opened_at": r.circuit.opened_at.isoformat() if r.circuit.opened_at else None,
@@ -50,14 +51,14 @@ def circuits(
         typer.echo(json.dumps(doc, ensure_ascii=False, indent=2))
         return
     table = Table(title="Agency circuits / حالة الاتصال بالجهات")
-    for col in ("agency", "circuit", "in flight", "failures", "open since", "next probe", "last error"):
+    for col in ("agency", "circuit", "in flight (handoffs)", "failures", "open since", "next probe", "last error"):
         table.add_column(col, overflow="fold")
     for r in rows:
         c = r.circuit
         table.add_row(
             r.agency,
             STATE_LABELS[c.state],
-            f"{r.in_flight}/{r.max_in_flight}",
+            f"{r.in_flight}/{r.max_in_flight} ({r.handoffs})",
             str(c.consecutive_failures),
             f"{c.opened_at:%Y-%m-%d %H:%M:%S}" if c.opened_at else "",
             f"{c.opened_until:%H:%M:%S}" if c.state is CircuitState.open and c.opened_until else "",
