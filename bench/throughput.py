@@ -1000,7 +1000,7 @@ def run_agency_calls(
 def report(results: list[Figures], memory: dict[str, dict[str, float]]) -> None:
     """Ratios against the baselines of this run, CPU per case per process, resident memory."""
     raw = next((r for r in results if r.label.startswith("raw")), None)
-    peer = next((r for r in results if r.label.startswith("naive peer")), None)
+    peer_of = _peers(results)
     print()
     for r in results:
         if r is raw or r.label.startswith(("naive peer", "hub, paced", "api:")):
@@ -1008,7 +1008,7 @@ def report(results: list[Figures], memory: dict[str, dict[str, float]]) -> None:
         what = r.label.split(", ", 1)[1]
         if raw:
             print(f"ratio hub/raw, {what}: {r.rate / raw.rate:.2f}")
-        if peer:
+        if peer := peer_of.get(id(r)):
             print(f"ratio hub/naive peer, {what}: {r.rate / peer.rate:.2f}")
     columns = ["api", "worker", "scheduler", "postgres", "rabbitmq", "bench", "machine"]
     print(
@@ -1022,15 +1022,13 @@ def report(results: list[Figures], memory: dict[str, dict[str, float]]) -> None:
         cells = "".join(f"{1000 * r.cpu.get(c, 0.0) / r.count:>10.2f}" for c in columns)
         print(f"{r.label[:47]:<48}{cells}{100 * r.cpu['machine_share']:>6.0f}%{r.cpu['sessions']:>10.0f}")
     print("(sessions: PostgreSQL sessions opened during the run, from its statistics; a steady pool opens none)")
-    if peer and peer.cpu:
-        own = ("api", "worker", "scheduler", "postgres")
-        mine = sum(peer.cpu.get(c, 0.0) for c in own) / peer.count
-        for r in results:
-            if r.cpu is not None and not r.label.startswith(("naive peer", "hub, paced", "api:")):
-                theirs = sum(r.cpu.get(c, 0.0) for c in own) / r.count
-                print(
-                    f"CPU per case (API + worker + scheduler + PostgreSQL), {r.label} / naive peer: {theirs / mine:.2f}"
-                )
+    own = ("api", "worker", "scheduler", "postgres")
+    for r in results:
+        peer = peer_of.get(id(r))
+        if r.cpu is not None and peer is not None and peer.cpu and not r.label.startswith(("hub, paced", "api:")):
+            mine = sum(peer.cpu.get(c, 0.0) for c in own) / peer.count
+            theirs = sum(r.cpu.get(c, 0.0) for c in own) / r.count
+            print(f"CPU per case (API + worker + scheduler + PostgreSQL), {r.label} / naive peer: {theirs / mine:.2f}")
     rounds(results)
     if memory:
         print("\nresident memory, MB")
@@ -1038,15 +1036,29 @@ def report(results: list[Figures], memory: dict[str, dict[str, float]]) -> None:
             print(f"  {when:<22}" + "  ".join(f"{k} {v:.0f}" for k, v in sizes.items() if k in columns))
 
 
+def _peers(results: list[Figures]) -> dict[int, Figures]:
+    """Each hub run's naive peer: the peer run just before it (with --rounds, its own round's), else the first."""
+    peers = [r for r in results if r.label.startswith("naive peer")]
+    paired: dict[int, Figures] = {}
+    last = peers[0] if peers else None
+    for r in results:
+        if r.label.startswith("naive peer"):
+            last = r
+        elif last is not None:
+            paired[id(r)] = last
+    return paired
+
+
 def rounds(results: list[Figures]) -> None:
     """With --rounds: each round's hub / peer ratios (rate, and CPU per case), and their medians."""
-    peers = [r for r in results if r.label.startswith("naive peer")]
-    hubs = [r for r in results if r.label.startswith("hub, HTTP intake")]
-    if min(len(peers), len(hubs)) < 2:
+    peer_of = _peers(results)
+    hubs = [r for r in results if r.label.startswith("hub, HTTP intake") and id(r) in peer_of]
+    if len({id(peer_of[id(hub)]) for hub in hubs}) < 2:
         return
     own = ("api", "worker", "scheduler", "postgres")
     rates, cpus = [], []
-    for peer, hub in zip(peers, hubs, strict=False):
+    for hub in hubs:
+        peer = peer_of[id(hub)]
         assert peer.cpu is not None and hub.cpu is not None
         rates.append(hub.rate / peer.rate)
         mine, theirs = (sum((f.cpu or {}).get(c, 0.0) for c in own) / f.count for f in (hub, peer))
