@@ -31,7 +31,9 @@ class Periodic:
     name: str
     every: float
     run: Callable[[Hub], object]
-    last: float = 0.0
+    last: float = float("-inf")
+    """When it last ran (time.monotonic()); never yet: due at once. Not 0.0, since the monotonic clock
+    starts near 0 at boot: a job of 15 minutes would have waited out the machine's first 15."""
 
 
 def default_jobs(recurring: bool = True) -> list[Periodic]:
