@@ -87,6 +87,30 @@ def _up(base: str) -> bool:
         return False
 
 
+def collecting_relay(hub: Hub) -> tuple[Relay, list[list[tuple[str, str]]]]:
+    """A relay whose broker messages are kept (each its (ref, token) claims), as if no worker had taken them yet."""
+    published: list[list[tuple[str, str]]] = []
+    return Relay(hub, lambda _topic, claims: published.append(claims)), published
+
+
+@contextmanager
+def relaying(relay: Relay) -> Iterator[None]:
+    """Run relay passes every 0.1 s in a thread while the block runs (a second relay watching for expired work)."""
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(0.1):
+            relay.run_once()
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+
+
 def wait_until(check: Callable[[], object], what: str, timeout: float = 30.0) -> None:
     """Poll `check` until it is truthy; fail naming `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout

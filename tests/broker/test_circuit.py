@@ -14,11 +14,10 @@ from adapters.testing import StubSettings
 from broker import circuit, dispatch, followup
 from broker.circuit import Circuit, CircuitState, Policy, after_failure, after_success, allowance, start_probe
 from broker.hub import Hub
-from broker.relay import Relay
 from broker.store.engine import now, transaction
 from broker.store.tables import agency_circuits, handoffs, outbox
 from tests.broker.agency_setup import hub_with_agencies, submit
-from tests.support import pump, wait_until
+from tests.support import collecting_relay, pump, wait_until
 
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 POLICY = Policy(failures=3, cooldown=10.0, cooldown_cap=40.0, probe_lease=5.0)
@@ -120,12 +119,6 @@ def end_cooldown(hub: Hub) -> None:
     """Time passes: the cool-down is over (the breaker's clock is the stored `opened_until`)."""
     with transaction(hub.engine) as conn:
         conn.execute(update(agency_circuits).where(agency_circuits.c.agency_id == FLAKY).values(opened_until=now()))
-
-
-def collecting_relay(hub: Hub) -> tuple[Relay, list[list[tuple[str, str]]]]:
-    """A relay whose broker messages are kept, not delivered."""
-    published: list[list[tuple[str, str]]] = []
-    return Relay(hub, lambda _topic, claims: published.append(claims)), published
 
 
 def test_an_agency_that_keeps_failing_is_parked_and_its_waiting_handoffs_join_the_follow_up_queue(hub: Hub) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from sqlalchemy import select, update
@@ -14,7 +13,6 @@ from broker import dispatch, events
 from broker.hub import Hub
 from broker.intake import submit_cases
 from broker.messages import Sender, record_message
-from broker.relay import Relay
 from broker.store.cases import get_case
 from broker.store.engine import now, transaction
 from broker.store.handoffs import Handoff
@@ -23,7 +21,7 @@ from broker.store.tables import outbox as outbox_table
 from schemas import AgencyMessage, Envelope, MessageKind, Receipt
 from tests.broker.agency_setup import hub_with_agencies, submit
 from tests.conftest import make_case
-from tests.support import pump
+from tests.support import collecting_relay, pump, relaying
 
 
 class AcknowledgesFirst(StubAdapter):
@@ -124,19 +122,9 @@ def test_a_long_batch_keeps_its_claims_and_nothing_is_published_twice(sqlite_hub
     relay, published = collecting_relay(hub)
     assert relay.run_once() == 4
     [message] = published
-    again: list[list[tuple[str, str]]] = []
-    watcher, _ = Relay(hub, lambda _topic, claims: again.append(claims)), None
-    stop = threading.Event()
-
-    def watch() -> None:
-        while not stop.wait(0.1):
-            watcher.run_once()
-
-    threading.Thread(target=watch, daemon=True).start()
-    try:
+    watcher, again = collecting_relay(hub)
+    with relaying(watcher):
         dispatch.deliver(hub, message)  # 4 × 0.7 s: longer than one lease
-    finally:
-        stop.set()
     assert again == []  # nothing expired meanwhile: no second worker was ever sent the same work
     adapter = hub.directory.adapter("slow")
     assert isinstance(adapter, StubAdapter)
@@ -202,11 +190,6 @@ def claimed_twice(hub: Hub) -> tuple[str, dispatch._Job, dispatch._Job]:
     relay.run_once()
     [second] = dispatch._claim(hub, published[1])  # worker B takes the work again
     return accepted.case_id, first, second
-
-
-def collecting_relay(hub: Hub) -> tuple[Relay, list[list[tuple[str, str]]]]:
-    published: list[list[tuple[str, str]]] = []
-    return Relay(hub, lambda _topic, claims: published.append(claims)), published
 
 
 def expire_leases(hub: Hub) -> None:

@@ -32,7 +32,7 @@ from broker.store.tables import outbox as outbox_table
 from schemas import Envelope, FollowOnEnvelope, FollowOnKind, Receipt
 from tests.broker.agency_setup import hub_with_agencies, submit
 from tests.conftest import make_case
-from tests.support import wait_until
+from tests.support import collecting_relay, relaying, wait_until
 
 SLOW, BUSY, QUIET = "slow-agency", "busy-agency", "quiet-agency"
 
@@ -65,12 +65,6 @@ def hub(any_hub: Hub, tmp_path: Path) -> Iterator[Hub]:
     )
     yield made
     made.engine.dispose()
-
-
-def collecting_relay(hub: Hub) -> tuple[Relay, list[list[tuple[str, str]]]]:
-    """A relay whose broker messages are kept, as if no worker had taken them yet."""
-    published: list[list[tuple[str, str]]] = []
-    return Relay(hub, lambda _topic, claims: published.append(claims)), published
 
 
 def test_a_pass_gives_each_agency_one_message_and_never_more_than_its_limit_in_flight(hub: Hub) -> None:
@@ -246,6 +240,19 @@ def test_work_given_back_is_only_the_messages_own(any_hub: Hub) -> None:
     assert sorted(map(tuple, rows)) == [(None, 0), (None, 0)]  # unclaimed, and no attempt counted
 
 
+def delivered_with_follow_ons(hub: Hub, count: int) -> tuple[Relay, list[list[tuple[str, str]]]]:
+    """`count` handoffs to SLOW delivered, a follow-on queued on each (the case withdrawn); a collecting relay."""
+    submit(hub, SLOW, count)
+    relay, published = collecting_relay(hub)
+    relay.run_once()
+    dispatch.deliver(hub, published.pop())
+    with transaction(hub.engine) as conn:
+        for row in conn.execute(select(handoffs)).all():
+            h, cancelled = Handoff.from_row(row), FollowOnKind.cancelled
+            follow_ons.create(conn, hub.directory, h, cancelled, text_ar="سُحبت الحالة", text_en="withdrawn", actor="co")
+    return relay, published
+
+
 class FollowOnsDown(StubAdapter):
     """Takes deliveries, but its endpoint for follow-on messages is down."""
 
@@ -265,14 +272,7 @@ def test_a_message_of_follow_ons_stops_at_the_first_its_agency_does_not_take(
     monkeypatch.setattr(FollowOnsDown, "calls", 0)
     agencies = {SLOW: {"adapter": {"kind": FollowOnsDown.kind}}}
     hub = hub_with_agencies(any_hub, tmp_path / "config", agencies, circuit_failures=10)
-    submit(hub, SLOW, 3)
-    relay, published = collecting_relay(hub)
-    relay.run_once()
-    dispatch.deliver(hub, published.pop())
-    with transaction(hub.engine) as conn:
-        for row in conn.execute(select(handoffs)).all():
-            h, cancelled = Handoff.from_row(row), FollowOnKind.cancelled
-            follow_ons.create(conn, hub.directory, h, cancelled, text_ar="سُحبت الحالة", text_en="withdrawn", actor="co")
+    relay, published = delivered_with_follow_ons(hub, 3)
     assert relay.run_once() == 3
 
     follow_ons.send(hub, published.pop())
@@ -303,24 +303,11 @@ def test_a_long_message_of_follow_ons_keeps_its_claims_and_nothing_is_published_
     monkeypatch.setitem(registry.BUILTIN, SlowFollowOns.kind, f"{__name__}:SlowFollowOns")
     agencies = {SLOW: {"adapter": {"kind": SlowFollowOns.kind}, "max_in_flight": 4}}
     hub = hub_with_agencies(any_hub, tmp_path / "config", agencies, task_batch=4, lease_seconds=2.0)
-    submit(hub, SLOW, 4)
-    relay, published = collecting_relay(hub)
-    relay.run_once()
-    dispatch.deliver(hub, published.pop())
-    with transaction(hub.engine) as conn:
-        for row in conn.execute(select(handoffs)).all():
-            h, cancelled = Handoff.from_row(row), FollowOnKind.cancelled
-            follow_ons.create(conn, hub.directory, h, cancelled, text_ar="سُحبت الحالة", text_en="withdrawn", actor="co")
+    relay, published = delivered_with_follow_ons(hub, 4)
     assert relay.run_once() == 4
-    again, stop = [], threading.Event()
-    watcher = Relay(hub, lambda _topic, claims: again.append(claims))
-    threading.Thread(
-        target=lambda: [watcher.run_once() for _ in iter(lambda: stop.wait(0.1), True)], daemon=True
-    ).start()
-    try:
+    watcher, again = collecting_relay(hub)
+    with relaying(watcher):
         follow_ons.send(hub, published.pop())  # 4 × 0.7 s: longer than one lease
-    finally:
-        stop.set()
     assert again == []
     with hub.engine.connect() as conn:
         states = conn.execute(select(follow_ons_table.c.state, follow_ons_table.c.attempts)).all()
