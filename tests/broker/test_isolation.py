@@ -7,10 +7,11 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from kombu.transport import memory
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select, update
 from typing_extensions import override
 
 from adapters import registry
@@ -221,6 +222,41 @@ def test_a_message_stops_at_the_first_handoff_its_agency_does_not_take_and_gives
     assert in_flight(hub) == {}
     given_back = sum(1 for row in expected if row[3])
     assert relay.run_once() == given_back  # due again at once: the next pass offers them
+    hub.engine.dispose()
+
+
+class WithdrawnMeanwhile(StubAdapter):
+    """Down; while the hub waits on its first call, the central office withdraws the message's other handoffs."""
+
+    kind = "withdrawn-meanwhile"
+    engine: ClassVar[Engine | None] = None
+
+    @override
+    def deliver(self, envelope: Envelope) -> Receipt:
+        assert WithdrawnMeanwhile.engine is not None
+        with transaction(WithdrawnMeanwhile.engine) as conn:
+            others = (handoffs.c.id != envelope.handoff_id) & (handoffs.c.state == "delivering")
+            conn.execute(update(handoffs).where(others).values(state="cancelled"))
+        raise RetriableDeliveryError("down for now")
+
+
+def test_handoffs_someone_acted_on_meanwhile_are_not_given_back_over_what_they_did(
+    any_hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(registry.BUILTIN, WithdrawnMeanwhile.kind, f"{__name__}:WithdrawnMeanwhile")
+    agencies = {SLOW: {"adapter": {"kind": WithdrawnMeanwhile.kind}}}
+    hub = hub_with_agencies(any_hub, tmp_path / "config", agencies, circuit_failures=10)
+    monkeypatch.setattr(WithdrawnMeanwhile, "engine", hub.engine)
+    submit(hub, SLOW, 3)
+    relay, published = collecting_relay(hub)
+    relay.run_once()
+
+    dispatch.deliver(hub, published.pop())
+
+    assert [row[0] for row in handoff_rows(hub, SLOW)] == ["cancelled", "cancelled", "pending"]
+    assert relay.run_once() == 2  # their work is due again, and its next claim finds nothing to deliver
+    dispatch.deliver(hub, published.pop())
+    assert in_flight(hub) == {}
     hub.engine.dispose()
 
 
